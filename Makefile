@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make demo` (the whole study on the synthetic default) and
+# `make test`. Every target bootstraps .venv from requirements.txt when missing or stale.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/requirements.stamp
+EXPERIMENT ?= synthetic_quick
+
+.PHONY: demo test data bench inspect clean-venv
+
+$(STAMP): requirements.txt
+	@echo "bootstrapping $(VENV) from requirements.txt (about 2 minutes the first time)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+	@$(PY) -c "import torch, torchvision, timm, cv2, yaml, scipy, einops, imageio, matplotlib, tqdm" \
+		|| (echo "dependency install failed: see the pip output above" && exit 1)
+	@cp requirements.txt $(STAMP)
+
+data: $(STAMP)
+	$(PY) -m dataloader.synthetic.generate --out data/synthetic --profile quick --workers 2
+
+inspect: $(STAMP)
+	$(PY) -m dataloader inspect --root data/synthetic
+
+demo: $(STAMP)
+	$(PY) study.py experiment=$(EXPERIMENT) $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests $(ARGS)
+
+bench: $(STAMP)
+	$(PY) -m bench $(ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

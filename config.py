@@ -1,0 +1,332 @@
+"""One place that resolves the configuration of every stage.
+
+Order of precedence (later wins):
+1. the defaults declared in the dataclasses below,
+2. ``configuration.yml`` (or ``--config FILE``): the study's switches and settings,
+3. the profile file ``config/<profile>.yml`` (``quick`` for a CPU laptop run on the synthetic default,
+   ``paper`` for the cluster recipes of the original papers, ``test`` for the test suite),
+4. ``key=value`` / ``section.key=value`` overrides from the command line.
+
+Validation is strict: an unknown key names the closest valid one, a bad choice lists the valid
+choices, a wrong type names the key and the expected type. The result is a frozen dataclass.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent
+DEFAULT_CONFIG_FILE = REPO_ROOT / "configuration.yml"
+PROFILE_DIR = REPO_ROOT / "config"
+
+SOURCES_2D = ("GroundTruth", "Hourglass", "ViTPose", "Probabilistic")
+MODELS_2D = ("Hourglass", "ViTPose")
+MODELS_3D = ("GraphMLP", "SkateFormer")
+PROB_METHODS = ("MSE", "Diagonal", "BetaNLL", "NLL", "Faithful", "TIC")
+DEPRECATED_ALIASES = {"GroundThruth": "GroundTruth"}
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the key and the fix."""
+
+
+def choice(*options, default=None, **kwargs):
+    return field(default=default if default is not None else options[0], metadata={"choices": options}, **kwargs)
+
+
+def _list(*values):
+    return field(default_factory=lambda: list(values))
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    root: str = "data/synthetic"                # data root in the Human3.6M layout (relative to the repo or absolute)
+    frame_template: str = "{subject}/frames/{sequence}.{camera}/{frame:06d}.jpg"  # frame images under root; frame is 1-based
+    train_subjects: list = _list("S1", "S5", "S6", "S7", "S8")
+    test_subjects: list = _list("S9", "S11")
+    actions: list = _list()                      # canonical action names; empty = all 15
+    cameras: list = _list(0, 1, 2, 3)            # camera indices 0..3
+    frame_stride: int = 1                        # 2D stages use every k-th frame
+    num_workers: int = 2                         # DataLoader workers
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    device: str = choice("auto", "cpu", "cuda")
+    amp: bool = True                             # bf16 autocast on CUDA; the CPU runs the same code in fp32
+    compile: bool = False                        # torch.compile the model
+    log_every: int = 50                          # steps between progress-bar postfix updates
+
+
+@dataclass(frozen=True)
+class Pose2DConfig:
+    vitpose_preset: str = "tiny"                 # models/vit_pose presets: tiny, tiny64, S, B, L, H
+    hourglass_preset: str = "tiny"               # models/stacked_hourglass presets: tiny, 2stack, 8stack
+    epochs: int = 4
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    optimizer: str = choice("adamw", "adam")
+    layer_decay: float = 1.0                     # ViTPose layer-wise lr decay (paper: 0.75 for B); 1 = off
+    warmup_iters: int = 0
+    lr_steps: list = _list()                     # epochs at which the lr is multiplied by 0.1
+    grad_clip: float = 1.0                       # L2 max-norm; 0 = off
+    sigma: float = 2.0                           # Gaussian target std in heatmap pixels
+    box_margin: float = 1.25                     # crop side = margin × longer side of the ground-truth box
+    rotation: float = 30.0                       # max |rotation| in degrees (augmentation)
+    scale: float = 0.25                          # scale jitter ±
+    flip_prob: float = 0.5
+    max_train_items: int = 0                     # 0 = all frames; else a fixed random subset per epoch
+    max_val_items: int = 0
+
+
+@dataclass(frozen=True)
+class ProbConfig:
+    methods: list = _list("MSE", "Diagonal", "BetaNLL", "NLL", "Faithful", "TIC")  # trained side by side
+    export_method: str = choice(*PROB_METHODS, default="TIC")  # the method whose mean/covariance form the Probabilistic artifact
+    parameterisation: str = choice("cholesky", "dense")  # Cholesky factor + εI (default) or TIC-TAC's dense M Mᵀ
+    use_hessian: bool = False                    # TIC second-order term (off in the official code)
+    visibility: bool = False                     # joint-visibility head
+    z_dim: int = 64                              # TIC bottleneck width
+    mse_warmup_epochs: int = 0                   # epochs of heatmap-only training first (the official code has none)
+    epochs: int = 4
+    batch_size: int = 32
+    lr: float = 1e-3
+    jitter: float = 1e-4                         # εI added to Σ (heatmap px²), recorded in meta.json
+
+
+@dataclass(frozen=True)
+class LiftingConfig:
+    preset: str = "tiny27"                       # models/GraphMLP presets: tiny, tiny27, T1, T27, T81, T243
+    epochs: int = 6
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_decay: float = 0.95                       # ×0.95 per epoch, ×0.5 every `lr_halve_every` epochs (official)
+    lr_halve_every: int = 5
+    flip_augmentation: bool = True
+    test_flip: bool = True
+    noise_std: float = 0.0                       # isotropic Gaussian on normalised 2D (the study's noise baseline)
+    train_stride: int = 1                        # use every k-th training frame as a target
+
+
+@dataclass(frozen=True)
+class ActionConfig:
+    preset: str = "tiny"                         # models/SkateFormer presets: tiny, h36m, ntu
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    warmup_epochs: int = 2
+    label_smoothing: float = 0.1
+    grad_clip: float = 1.0
+    clip_stride: int = 8                         # frames between the starts of consecutive clips
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    flip_test: bool = True
+    batch_size: int = 64
+    subjects: list = _list()                     # empty = train + test subjects
+    export_npz: bool = False                     # also write data_2d_h36m_<name>.npz (VideoPose3D layout)
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    num_samples: int = 8                         # Monte-Carlo samples of a Probabilistic evaluation source
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    noise_stds: list = _list(0.005, 0.01, 0.02)  # noise baseline (normalised units)
+    sources: list = _list("GroundTruth", "Hourglass", "ViTPose", "Probabilistic")
+
+
+@dataclass(frozen=True)
+class Config:
+    model_2D_prediction: str = choice(*SOURCES_2D, default="ViTPose")  # 2D model to train / training 2D source downstream
+    model_2D_dataset: str = choice(*SOURCES_2D, default="GroundTruth")  # evaluation 2D source
+    model_3D_prediction: str = choice(*MODELS_3D)                       # downstream model
+    model_prob_pose: str = choice(*MODELS_2D, default="ViTPose")        # probabilistic estimator backbone
+    experiment: str = "synthetic_quick"          # run folder checkpoint/<experiment>/
+    profile: str = choice("quick", "paper", "test")
+    output_root: str = "checkpoint"
+    seed: int = 0
+    resume: bool = False
+    data: DataConfig = field(default_factory=DataConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    pose2d: Pose2DConfig = field(default_factory=Pose2DConfig)
+    prob: ProbConfig = field(default_factory=ProbConfig)
+    lifting: LiftingConfig = field(default_factory=LiftingConfig)
+    action: ActionConfig = field(default_factory=ActionConfig)
+    predict: PredictConfig = field(default_factory=PredictConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
+
+    # --- derived paths (the run layout) ------------------------------------------------------
+    @property
+    def run_dir(self) -> Path:
+        return resolve_path(self.output_root) / self.experiment
+
+    @property
+    def data_root(self) -> Path:
+        return resolve_path(self.data.root)
+
+
+def resolve_path(path: str) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else REPO_ROOT / p
+
+
+# --- merging and validation -----------------------------------------------------------------
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _check_value(key: str, value, f: dataclasses.Field):
+    """Validate and coerce one leaf value of field `f`."""
+    tp = f.type if not isinstance(f.type, str) else _FIELD_TYPES[key]
+    choices = f.metadata.get("choices")
+    if isinstance(value, str) and value in DEPRECATED_ALIASES and choices and DEPRECATED_ALIASES[value] in choices:
+        logger.warning("%s: %r is deprecated, use %r", key, value, DEPRECATED_ALIASES[value])
+        value = DEPRECATED_ALIASES[value]
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if tp is list and isinstance(value, tuple):
+        value = list(value)
+    ok = isinstance(value, tp) and not (tp is int and isinstance(value, bool))
+    if tp is bool:
+        ok = isinstance(value, bool)
+    if not ok:
+        raise ConfigError(f"config key '{key}' expects {_type_name(tp)}, got {value!r} ({type(value).__name__})")
+    if choices and value not in choices:
+        raise ConfigError(f"config key '{key}' = {value!r} is not valid; choose one of: {', '.join(map(str, choices))}")
+    if key.endswith("methods"):
+        bad = [m for m in value if m not in PROB_METHODS]
+        if bad:
+            raise ConfigError(f"config key '{key}' has unknown method(s) {bad}; valid: {', '.join(PROB_METHODS)}")
+    return value
+
+
+def _resolve_types(cls) -> dict:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+_FIELD_TYPES: dict = {}
+
+
+def _build(cls, values: dict, prefix: str = ""):
+    """Instantiate dataclass `cls` from a nested dict, validating every key."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    types_ = _resolve_types(cls)
+    kwargs = {}
+    for key, value in values.items():
+        full = f"{prefix}{key}"
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.5)
+            hint = f"; did you mean '{prefix}{close[0]}'?" if close else f"; valid keys: {', '.join(prefix + k for k in fields)}"
+            raise ConfigError(f"unknown config key '{full}'{hint}")
+        tp = types_[key]
+        if dataclasses.is_dataclass(tp):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key '{full}' is a section; expected a mapping, got {value!r}")
+            kwargs[key] = _build(tp, value, prefix=f"{full}.")
+        else:
+            _FIELD_TYPES[full] = tp
+            kwargs[key] = _check_value(full, value, fields[key])
+    return cls(**kwargs)
+
+
+def _deep_merge(base: dict, update: dict) -> dict:
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"configuration file {path} not found; pass --config FILE or restore configuration.yml from git")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    return data
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """['a.b=3', 'c=x'] → {'a': {'b': 3}, 'c': 'x'} with YAML-typed values."""
+    out: dict = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"bad override {item!r}; use key=value or section.key=value")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def load_config(overrides: list[str] | None = None, config_file: str | Path | None = None) -> Config:
+    """Resolve the configuration: YAML file, then its profile, then `key=value` overrides."""
+    cli = parse_overrides(overrides or [])
+    path = Path(config_file) if config_file else DEFAULT_CONFIG_FILE
+    merged = _read_yaml(path)
+    profile = cli.get("profile", merged.get("profile", "quick"))
+    if profile not in Config.__dataclass_fields__["profile"].metadata["choices"]:
+        _build(Config, {"profile": profile})  # raises the standard message
+    profile_file = PROFILE_DIR / f"{profile}.yml"
+    if profile_file.is_file():
+        merged = _deep_merge(merged, _read_yaml(profile_file))
+    merged = _deep_merge(merged, cli)
+    return _build(Config, merged)
+
+
+def to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def save_config(cfg: Config, path: Path) -> None:
+    """Write the resolved configuration as YAML (next to every output)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    tmp.replace(path)
+
+
+def split_argv(argv: list[str]) -> tuple[str | None, list[str], set[str]]:
+    """Split a script's argv into (--config FILE, key=value overrides, --flags)."""
+    config_file, overrides, flags = None, [], set()
+    it = iter(argv)
+    for arg in it:
+        if arg == "--config":
+            config_file = next(it, None)
+            if config_file is None:
+                raise ConfigError("--config needs a file name")
+        elif arg.startswith("--config="):
+            config_file = arg.split("=", 1)[1]
+        elif arg.startswith("--"):
+            flags.add(arg[2:])
+        else:
+            overrides.append(arg)
+    return config_file, overrides, flags
