@@ -97,6 +97,7 @@ class ProbConfig:
     use_hessian: bool = False                    # TIC second-order term (off in the official code)
     visibility: bool = False                     # joint-visibility head
     z_dim: int = 64                              # TIC bottleneck width
+    heatmap_peak: float = 30.0                   # target heatmap peak (TIC-TAC: 30) so the soft-argmax mean is sharp
     mse_warmup_epochs: int = 0                   # epochs of heatmap-only training first (the official code has none)
     epochs: int = 4
     batch_size: int = 32
@@ -114,7 +115,6 @@ class LiftingConfig:
     lr_halve_every: int = 5
     flip_augmentation: bool = True
     test_flip: bool = True
-    noise_std: float = 0.0                       # isotropic Gaussian on normalised 2D (the study's noise baseline)
     train_stride: int = 1                        # use every k-th training frame as a target
 
 
@@ -159,6 +159,7 @@ class Config:
     experiment: str = "synthetic_quick"          # run folder checkpoint/<experiment>/
     profile: str = choice("quick", "paper", "test")
     output_root: str = "checkpoint"
+    noise_std: float = 0.0                       # Gaussian noise added to the training 2D source (noise baseline)
     seed: int = 0
     resume: bool = False
     data: DataConfig = field(default_factory=DataConfig)

@@ -97,7 +97,10 @@ def wrap_ddp(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    return model.module if hasattr(model, "module") else model
+    """The bare model inside DistributedDataParallel and/or torch.compile wrappers."""
+    while isinstance(getattr(model, "module", None), torch.nn.Module) or hasattr(model, "_orig_mod"):
+        model = model.module if isinstance(getattr(model, "module", None), torch.nn.Module) else model._orig_mod
+    return model
 
 
 def worker_init_fn(worker_id: int) -> None:

@@ -1,0 +1,90 @@
+"""2D → 3D lifting dataset: windows of T frames centred on every frame, root-relative 3D targets.
+
+Each item is one (subject, sequence, camera, frame): the 2D window of the chosen source (T frames
+centred on the frame, edge-replicated at the sequence ends, as GraphMLP and VideoPose3D do) and the
+3D pose of the centre frame in camera coordinates, root-relative (root joint = 0), in metres.
+Windows are slices of pre-padded arrays (no per-item Python loop over frames). A stochastic source
+(probabilistic samples, noise) draws afresh every time an item is read.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from dataloader.camera import world_to_camera
+from dataloader.h36m import FLIP_PERMUTATION, ROOT, action_label, select_17, subject_id
+from dataloader.sources import SeqKey, Source2D
+
+
+def camera_pose_3d(data, subject: str, sequence: str, cam: int) -> np.ndarray:
+    """(N, 17, 3) camera-frame 3D, root-relative (root = 0), metres."""
+    world = select_17(data.positions_3d[subject][sequence]).astype(np.float64)
+    cam_xyz = world_to_camera(world, data.camera(subject, cam))
+    return (cam_xyz - cam_xyz[:, ROOT:ROOT + 1]).astype(np.float32)
+
+
+def flip_2d(x):
+    """Mirror centred normalised 2D (…, J, 2) — NumPy or torch: x → −x, left/right joints swapped."""
+    out = x[..., list(FLIP_PERMUTATION), :]  # advanced indexing: a copy in both libraries
+    out[..., 0] = -out[..., 0]
+    return out
+
+
+flip_3d = flip_2d  # the same operation on (…, J, 3): negate x, swap sides
+
+
+class LiftingDataset(Dataset):
+    """Items: dict(inputs (T, J, 2), target (J, 3), index (4,), action ()).
+
+    Args:
+        data: a loaded Human3.6M (dataloader.reader).
+        keys: (subject, sequence, camera) to use.
+        source: the 2D source (dataloader.sources).
+        frames: receptive field T (odd).
+        stride: every k-th frame is a target (training speed-up; evaluation uses 1).
+        flip: random horizontal flip with probability 0.5 (training augmentation).
+        seed: base seed of the per-item random streams (samples, noise, flips).
+    """
+
+    def __init__(self, data, keys: list[SeqKey], source: Source2D, frames: int, stride: int = 1,
+                 flip: bool = False, seed: int = 0):
+        if frames % 2 != 1:
+            raise ValueError(f"lifting window must be odd, got frames={frames}")
+        self.source, self.frames, self.flip, self.seed = source, frames, flip, seed
+        self.pad = (frames - 1) // 2
+        self.keys = list(keys)
+        self.targets = [camera_pose_3d(data, *k) for k in self.keys]
+        items = []
+        for i, (subject, sequence, cam) in enumerate(self.keys):
+            n = len(self.targets[i])
+            f = np.arange(0, n, stride)
+            items.append(np.stack([np.full_like(f, i), f], axis=1))
+        self.items = np.concatenate(items) if items else np.zeros((0, 2), dtype=np.int64)
+        self.meta = np.array([[subject_id(s), 0, c, action_label(q)] for s, q, c in self.keys], dtype=np.int64)
+        self.sequence_names = [q for _, q, _ in self.keys]
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _rng(self, idx: int) -> np.random.Generator:
+        return np.random.default_rng((self.seed, self.epoch, idx))
+
+    def __getitem__(self, idx: int) -> dict:
+        k, f = (int(v) for v in self.items[idx])
+        key = self.keys[k]
+        n = len(self.targets[k])
+        frames = np.clip(np.arange(f - self.pad, f + self.pad + 1), 0, n - 1)  # edge replication
+        rng = self._rng(idx) if (self.source.stochastic or self.flip) else None
+        x = self.source.window(key, frames, rng if self.source.stochastic else None)
+        y = self.targets[k][f]
+        if self.flip and rng.random() < 0.5:
+            x, y = flip_2d(x), flip_3d(y)
+        s, _, c, a = self.meta[k]
+        return {"inputs": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+                "target": torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)),
+                "index": torch.tensor([s, k, c, f]), "action": torch.tensor(a)}

@@ -1,0 +1,79 @@
+"""Stage 1: train the 2D pose estimator `model_2D_prediction` (ViTPose or Hourglass) on the training
+subjects, validating on the test subjects every epoch.
+
+Heatmap MSE against Gaussian targets (σ = `pose2d.sigma` heatmap px) on person crops from the
+ground-truth box. Per epoch: PCK@0.05 and @0.1 of the box size, the mean 2D error in full-frame
+pixels (sub-pixel decoding, flip test), and the study's "AP50" (PCK at half the GT box diagonal).
+Writes checkpoint/<experiment>/2d/<model>/{model.pt, last.pt, config.yml, metrics.csv, curves.png}.
+
+    python train2D.py model_2D_prediction=Hourglass
+    torchrun --nproc_per_node=4 train2D.py profile=paper
+"""
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from config import MODELS_2D, save_config, to_dict
+from dataloader.crop_dataset import FrameCropDataset
+from dataloader.loaders import make_loader
+from dataloader.reader import load_human36m
+from utils import estimator, layout, runtime
+from utils.cli import run, setup
+from utils.training import Trainer, fit
+
+logger = logging.getLogger("train2D")
+
+
+def build_datasets(cfg, data, model, seed):
+    c = cfg.pose2d
+    common = dict(input_size=model.input_size, heatmap_size=model.heatmap_size, sigma=c.sigma, margin=c.box_margin)
+    train_set = FrameCropDataset(data, data.sequences(subjects=cfg.data.train_subjects), cfg.data.cameras,
+                                 cfg.data.frame_stride, augment=True, rotation=c.rotation, scale=c.scale,
+                                 flip_prob=c.flip_prob, max_items=c.max_train_items, seed=seed, **common)
+    val_set = FrameCropDataset(data, data.sequences(subjects=cfg.data.test_subjects), cfg.data.cameras,
+                               cfg.data.frame_stride, max_items=c.max_val_items, seed=seed, **common)
+    return train_set, val_set
+
+
+def main(argv):
+    cfg, _, device = setup(argv)
+    name = cfg.model_2D_prediction
+    if name not in MODELS_2D:
+        raise SystemExit(f"train2D.py trains a 2D estimator: model_2D_prediction must be one of {', '.join(MODELS_2D)}, "
+                         f"got {name!r} (the probabilistic estimator is train2D_prob_pose.py)")
+    run_dir = layout.pose2d_dir(cfg, name)
+    data = load_human36m(cfg.data_root, cfg.data.frame_template,
+                         subjects=list(cfg.data.train_subjects) + list(cfg.data.test_subjects),
+                         actions=cfg.data.actions or None)
+    model, kwargs = estimator.build_estimator(cfg, name)
+    train_set, val_set = build_datasets(cfg, data, model, cfg.seed)
+    if runtime.is_main_process():
+        save_config(cfg, run_dir / "config.yml")
+    c = cfg.pose2d
+    train_loader = make_loader(train_set, batch_size=c.batch_size, shuffle=True, num_workers=cfg.data.num_workers,
+                               seed=cfg.seed, drop_last=True, device=device)
+    model = model.to(device)
+    optimizer = estimator.build_optimizer(cfg, model, c.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, estimator.warmup_step_lambda(c.warmup_iters, len(train_loader), list(c.lr_steps)))
+    if cfg.runtime.compile:
+        model = torch.compile(model)
+    trainer = Trainer(
+        model=runtime.wrap_ddp(model, device), model_name=name, model_kwargs=kwargs, optimizer=optimizer,
+        scheduler=scheduler, scheduler_per_step=True, train_loader=train_loader,
+        val_loader=make_loader(val_set, batch_size=c.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
+                               seed=cfg.seed, device=device),
+        train_step=estimator.train_step, eval_step=estimator.make_eval_step(cfg.predict.flip_test),
+        run_dir=run_dir, config=to_dict(cfg), epochs=c.epochs, device=device, monitor="error_px",
+        amp=cfg.runtime.amp, grad_clip=c.grad_clip, resume=cfg.resume, desc=name,
+        on_epoch_start=train_set.set_epoch,
+    )
+    metrics = fit(trainer)
+    if metrics:
+        logger.info("%s: validation PCK@0.1 %.3f, 2D error %.2f px", name, metrics["val_pck10"], metrics["val_error_px"])
+
+
+if __name__ == "__main__":
+    run(main)

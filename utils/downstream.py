@@ -1,0 +1,116 @@
+"""Downstream models (GraphMLP lifting, SkateFormer action recognition): builders, steps, schedules.
+
+`main.py` and `get3Dprediction.py` stay thin by taking everything model-specific from here:
+a builder that maps the configuration to the model's official keyword arguments, the training and
+evaluation steps used by ``utils.training.fit``, and the learning-rate schedules of the papers.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from dataloader.h36m import ACTIONS, ROOT
+from dataloader.lifting_dataset import flip_2d, flip_3d
+
+
+# --- builders -------------------------------------------------------------------------------
+
+def build_lifter(preset: str):
+    from models.GraphMLP import GRAPHMLP_PRESETS, GraphMLP
+
+    if preset not in GRAPHMLP_PRESETS:
+        raise SystemExit(f"lifting.preset={preset!r} is not a GraphMLP preset; valid: {', '.join(GRAPHMLP_PRESETS)}")
+    kwargs = dict(GRAPHMLP_PRESETS[preset])
+    return GraphMLP(**kwargs), kwargs
+
+
+def build_action_model(preset: str):
+    from models.SkateFormer import SKATEFORMER_PRESETS, SkateFormer
+
+    if preset not in SKATEFORMER_PRESETS:
+        raise SystemExit(f"action.preset={preset!r} is not a SkateFormer preset; valid: {', '.join(SKATEFORMER_PRESETS)}")
+    kwargs = dict(SKATEFORMER_PRESETS[preset])
+    if kwargs.get("num_classes") != len(ACTIONS):
+        raise SystemExit(f"action.preset={preset!r} has {kwargs.get('num_classes')} classes; Human3.6M needs "
+                         f"{len(ACTIONS)} (use the h36m or tiny preset)")
+    return SkateFormer(**kwargs), kwargs
+
+
+def build_downstream(cfg):
+    """(model, kwargs, receptive field T) of `cfg.model_3D_prediction`."""
+    if cfg.model_3D_prediction == "GraphMLP":
+        model, kwargs = build_lifter(cfg.lifting.preset)
+        return model, kwargs, kwargs["frames"]
+    model, kwargs = build_action_model(cfg.action.preset)
+    return model, kwargs, kwargs["num_frames"]
+
+
+# --- lifting ------------------------------------------------------------------------------
+
+def predict_3d(model, inputs: torch.Tensor, test_flip: bool) -> torch.Tensor:
+    """(B, T, J, 2) → (B, J, 3) root-relative metres; optional flip test-time averaging; root set to 0."""
+    pred = model(inputs)[:, 0]
+    if test_flip:
+        pred = 0.5 * (pred + flip_3d(model(flip_2d(inputs))[:, 0]))
+    return pred - pred[:, ROOT:ROOT + 1]
+
+
+def lifting_train_step(model, batch):
+    from utils.metrics import mpjpe
+
+    pred = model(batch["inputs"])[:, 0]
+    loss = mpjpe(pred.float(), batch["target"])
+    return loss, {"mpjpe_mm": loss.item() * 1000}, len(pred)
+
+
+def make_lifting_eval_step(test_flip: bool):
+    def step(model, batch):
+        from utils.metrics import mpjpe
+
+        pred = predict_3d(model, batch["inputs"], test_flip).float()
+        return {"mpjpe_mm": mpjpe(pred, batch["target"]).item() * 1000}, len(pred)
+    return step
+
+
+def graphmlp_lr_lambda(decay: float, halve_every: int):
+    """Official GraphMLP schedule: after epoch e (1-based), ×0.5 if e % k == 0 else ×decay."""
+    def factor(epochs_done: int) -> float:
+        return math.prod(0.5 if e % halve_every == 0 else decay for e in range(1, epochs_done + 1))
+    return factor
+
+
+# --- action recognition ---------------------------------------------------------------------
+
+def to_skateformer_input(inputs: torch.Tensor) -> torch.Tensor:
+    """(B, T, 17, 2) → (B, C=2, T, V, M=1) in SkateFormer's part-major joint layout."""
+    from models.SkateFormer.partition import to_skateformer_layout
+
+    x = to_skateformer_layout(inputs)           # (B, T, V, 2)
+    return x.permute(0, 3, 1, 2).unsqueeze(-1)  # (B, 2, T, V, 1)
+
+
+def make_action_train_step(label_smoothing: float):
+    def step(model, batch):
+        logits = model(to_skateformer_input(batch["inputs"]), batch["index_t"]).float()
+        loss = F.cross_entropy(logits, batch["label"], label_smoothing=label_smoothing)
+        acc = (logits.argmax(1) == batch["label"]).float().mean().item()
+        return loss, {"top1": acc}, len(logits)
+    return step
+
+
+def action_eval_step(model, batch):
+    logits = model(to_skateformer_input(batch["inputs"]), batch["index_t"]).float()
+    return {"loss": F.cross_entropy(logits, batch["label"]).item(),
+            "top1": (logits.argmax(1) == batch["label"]).float().mean().item()}, len(logits)
+
+
+def warmup_cosine_lambda(total_steps: int, warmup_steps: int, min_factor: float = 0.01):
+    """Per-step factor: linear warm-up, then cosine to `min_factor` (SkateFormer's recipe shape)."""
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / max(warmup_steps, 1)
+        t = (step - warmup_steps) / max(total_steps - warmup_steps, 1)
+        return min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+    return factor

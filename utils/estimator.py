@@ -1,0 +1,198 @@
+"""The 2D estimator stages (train2D.py, get2Dpredictions.py and their probabilistic twins):
+model and optimiser builders, heatmap loss, flip test, decoding back to full-frame pixels, metrics.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import torch
+
+from dataloader.h36m import FLIP_PERMUTATION, NUM_JOINTS
+from models.pose2d import build_pose_model
+from utils.crop import apply_affine, invert_affine
+from utils.heatmap import decode_heatmaps, flip_heatmaps
+from utils.metrics import ap50_study, mean_joint_error_2d, pck
+
+
+def preset_of(cfg, name: str) -> str:
+    return cfg.pose2d.vitpose_preset if name == "ViTPose" else cfg.pose2d.hourglass_preset
+
+
+def build_estimator(cfg, name: str):
+    """(model, kwargs) of the 2D model `name` with the configured preset (kwargs rebuild it)."""
+    from models.pose2d import POSE_PRESETS
+
+    preset = preset_of(cfg, name)
+    if preset not in POSE_PRESETS[name]:
+        key = "vitpose_preset" if name == "ViTPose" else "hourglass_preset"
+        raise SystemExit(f"pose2d.{key}={preset!r} is not a {name} preset; valid: {', '.join(POSE_PRESETS[name])}")
+    model = build_pose_model(name, preset, NUM_JOINTS)
+    return model, {"name": name, "preset": preset, "num_joints": NUM_JOINTS}
+
+
+def rebuild_estimator(kwargs: dict):
+    return build_pose_model(kwargs["name"], kwargs["preset"], kwargs["num_joints"])
+
+
+def layer_id(name: str, depth: int) -> int:
+    """ViTPose layer-wise decay id: 0 for embeddings, i+1 for block i, depth+1 for the rest."""
+    if name.startswith(("backbone.pos_embed", "backbone.patch_embed", "backbone.cls_token")):
+        return 0
+    match = re.match(r"backbone\.blocks\.(\d+)\.", name)
+    return int(match.group(1)) + 1 if match else depth + 1
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float, layer_decay: float = 1.0, depth: int = 0) -> list[dict]:
+    """No weight decay on biases, norms and pos_embed; optional layer-wise lr decay (ViTPose recipe)."""
+    groups: dict[tuple, dict] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        no_decay = p.ndim == 1 or name.endswith(".bias") or "pos_embed" in name
+        scale = layer_decay ** (depth + 1 - layer_id(name, depth)) if layer_decay != 1.0 else 1.0
+        key = (no_decay, scale)
+        groups.setdefault(key, {"params": [], "weight_decay": 0.0 if no_decay else weight_decay, "lr_scale": scale})
+        groups[key]["params"].append(p)
+    return list(groups.values())
+
+
+def build_optimizer(cfg, model, lr: float):
+    c = cfg.pose2d
+    depth = len(getattr(getattr(model, "backbone", None), "blocks", []))
+    groups = param_groups(model, c.weight_decay, c.layer_decay, depth)
+    for g in groups:
+        g["lr"] = lr * g["lr_scale"]
+    if c.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=lr)
+    return torch.optim.AdamW(groups, lr=lr)
+
+
+def warmup_step_lambda(warmup_iters: int, steps_per_epoch: int, lr_steps: list[int]):
+    """Per-iteration factor: linear warm-up from 0.001 over `warmup_iters`, ×0.1 at each epoch in `lr_steps`."""
+    def factor(step: int) -> float:
+        warm = 0.001 + (1 - 0.001) * min(step / warmup_iters, 1.0) if warmup_iters else 1.0
+        return warm * 0.1 ** sum(step >= e * steps_per_epoch for e in lr_steps)
+    return factor
+
+
+def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """JointsMSE with target weights, averaged over stacks (intermediate supervision).
+
+    pred (B, S, J, h, w), target (B, J, h, w), weights (B, J).
+    """
+    w = weights[:, None, :, None, None]
+    return ((pred.float() - target[:, None]) * w).pow(2).mean()
+
+
+def predict_heatmaps(model, images: torch.Tensor, flip_test: bool) -> torch.Tensor:
+    """Final-stack heatmaps (B, J, h, w); with flip test averaged with the mirrored image's (un-mirrored)."""
+    heatmaps = model(images)[:, -1].float()
+    if flip_test:
+        flipped = model(torch.flip(images, dims=[3]))[:, -1].float()
+        heatmaps = 0.5 * (heatmaps + flip_heatmaps(flipped, FLIP_PERMUTATION))
+    return heatmaps
+
+
+def heatmap_to_full_frame(points_hm: torch.Tensor, to_heatmap: torch.Tensor, flipped: torch.Tensor) -> torch.Tensor:
+    """(B, J, 2) heatmap px → full-frame px through the inverse crop; flipped crops un-permute joints first."""
+    perm = torch.as_tensor(FLIP_PERMUTATION, device=points_hm.device)
+    points_hm = torch.where(flipped[:, None, None], points_hm[:, perm], points_hm)
+    return apply_affine(points_hm.double(), invert_affine(to_heatmap.double())).float()
+
+
+def keypoint_metrics(pred_full: torch.Tensor, batch: dict) -> dict:
+    """PCK@0.05 / @0.1 of the box size, mean 2D error (full-frame px), the study's AP50 (PCK@0.5 of the GT diagonal)."""
+    gt = batch["keypoints"].float()
+    return {
+        "pck05": pck(pred_full, gt, batch["box_size"], 0.05),
+        "pck10": pck(pred_full, gt, batch["box_size"], 0.10),
+        "error_px": mean_joint_error_2d(pred_full, gt),
+        "ap50": ap50_study(pred_full, gt),
+    }
+
+
+def train_step(model, batch):
+    pred = model(batch["image"])
+    loss = heatmap_loss(pred, batch["heatmaps"], batch["weights"])
+    return loss, {}, len(pred)
+
+
+def make_eval_step(flip_test: bool):
+    def step(model, batch):
+        heatmaps = predict_heatmaps(model, batch["image"], flip_test)
+        keypoints_hm, _ = decode_heatmaps(heatmaps)
+        pred_full = heatmap_to_full_frame(keypoints_hm, batch["to_heatmap"], batch["flipped"])
+        loss = heatmap_loss(heatmaps[:, None], batch["heatmaps"], batch["weights"]).item()
+        return {"loss": loss, **keypoint_metrics(pred_full, batch)}, len(heatmaps)
+    return step
+
+
+def mean_pose_baseline(train_set, val_set) -> dict:
+    """Metrics of predicting the mean training pose (heatmap coordinates) for every validation crop."""
+    mean_hm = torch.stack([train_set[i]["target_hm"] for i in range(0, len(train_set), max(len(train_set) // 256, 1))]).mean(0)
+    preds, batches = [], []
+    for i in range(len(val_set)):
+        item = val_set[i]
+        preds.append(heatmap_to_full_frame(mean_hm[None], item["to_heatmap"][None], item["flipped"][None])[0])
+        batches.append(item)
+    batch = {k: torch.stack([b[k] for b in batches]) for k in ("keypoints", "box_size")}
+    return keypoint_metrics(torch.stack(preds), batch)
+
+
+# --- prediction stage ---------------------------------------------------------------------------
+
+def sequence_table(data, keys) -> dict[str, list[str]]:
+    """subject → sorted sequence names: the table that the artifact's index column 1 points into."""
+    table: dict[str, list[str]] = {}
+    for key in keys:
+        table.setdefault(key.subject, []).append(key.sequence)
+    return {s: sorted(v) for s, v in table.items()}
+
+
+def artifact_index(batch_index: torch.Tensor, keys, table) -> np.ndarray:
+    """Dataset item index (subject, key index, camera, frame) → artifact index (subject, sequence, camera, frame)."""
+    idx = batch_index.numpy().copy()
+    idx[:, 1] = [table[keys[k].subject].index(keys[k].sequence) for k in idx[:, 1]]
+    return idx.astype(np.int32)
+
+
+def artifact_meta(cfg, data, *, source: str, checkpoint, keys, method: str | None = None) -> dict:
+    from config import to_dict
+    from dataloader.h36m import get_camera
+    from utils.artifact import file_sha256
+
+    table = sequence_table(data, keys)
+    return {
+        "source": source, "method": method, "checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(checkpoint),
+        "dataset": {"root": str(data.root), "frame_template": data.frame_template},
+        "units": "full-frame pixels (x, y); covariance in pixels², joint-major interleaved",
+        "image_size": {str(c): [get_camera("S1", c).res_w, get_camera("S1", c).res_h] for c in cfg.data.cameras},
+        "sequences": table,
+        "frames": {s: {q: int(len(data.positions_3d[s][q])) for q in seqs} for s, seqs in table.items()},
+        "frame_stride": cfg.data.frame_stride,
+        "config": to_dict(cfg),
+    }
+
+
+def export_videopose3d(path, keypoints: np.ndarray, index: np.ndarray, meta: dict) -> None:
+    """Write data_2d_h36m_<name>.npz in the VideoPose3D layout (subject → sequence → 4 camera arrays).
+
+    That format stores pickled dicts (it is what other lifting code reads); every frame must be present.
+    """
+    from dataloader.h36m import JOINTS_LEFT, JOINTS_RIGHT, NUM_CAMERAS
+
+    positions: dict = {}
+    for subject, seqs in meta["sequences"].items():
+        s = int(subject[1:])
+        positions[subject] = {}
+        for q, seq in enumerate(seqs):
+            cams = [None] * NUM_CAMERAS
+            for cam in range(NUM_CAMERAS):
+                rows = np.flatnonzero((index[:, 0] == s) & (index[:, 1] == q) & (index[:, 2] == cam))
+                if len(rows):
+                    cams[cam] = keypoints[rows[np.argsort(index[rows, 3])]].astype(np.float32)
+            positions[subject][seq] = cams
+    metadata = {"layout_name": "h36m", "num_joints": NUM_JOINTS,
+                "keypoints_symmetry": [list(JOINTS_LEFT), list(JOINTS_RIGHT)]}
+    np.savez_compressed(path, positions_2d=positions, metadata=metadata)

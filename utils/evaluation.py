@@ -1,0 +1,120 @@
+"""Evaluation of the downstream models on a 2D source (used by get3Dprediction.py and compare.py)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from dataloader.action_dataset import ActionClipDataset, split_keys
+from dataloader.h36m import ACTIONS
+from dataloader.lifting_dataset import LiftingDataset
+from dataloader.loaders import make_loader
+from dataloader.sources import build_source
+from utils import downstream
+from utils.checkpoint import CheckpointError, load_checkpoint
+from utils.metrics import mpjpe, p_mpjpe
+
+logger = logging.getLogger(__name__)
+
+
+def load_downstream(path: Path, name: str, fix: str, device: torch.device):
+    """Rebuild a downstream model from its checkpoint alone (kwargs are stored in it)."""
+    if not Path(path).is_file():
+        raise CheckpointError(f"downstream checkpoint {path} not found; {fix}")
+    ckpt = load_checkpoint(path, expect_model=name)
+    if name == "GraphMLP":
+        from models.GraphMLP import GraphMLP as cls
+    else:
+        from models.SkateFormer import SkateFormer as cls
+    model = cls(**ckpt["model_kwargs"])
+    model.load_state_dict(ckpt["model"])
+    return model.to(device).eval(), ckpt
+
+
+@torch.no_grad()
+def _predict(model, loader, test_flip: bool, device, desc: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    preds, targets, index, actions = [], [], [], []
+    for batch in tqdm(loader, desc=desc, leave=False, dynamic_ncols=True):
+        preds.append(downstream.predict_3d(model, batch["inputs"].to(device), test_flip).float().cpu())
+        targets.append(batch["target"])
+        index.append(batch["index"])
+        actions.append(batch["action"])
+    return (torch.cat(preds).numpy(), torch.cat(targets).numpy(), torch.cat(index).numpy(), torch.cat(actions).numpy())
+
+
+def lifting_metrics(pred: np.ndarray, target: np.ndarray, actions: np.ndarray) -> dict:
+    """P1/P2 in mm: overall frame-weighted and action-wise (VideoPose3D convention) plus per action."""
+    e1 = mpjpe(pred, target, reduction="none") * 1000
+    e2 = p_mpjpe(pred, target, reduction="none") * 1000
+    per_action = {}
+    for a in np.unique(actions):
+        m = actions == a
+        per_action[ACTIONS[a]] = {"frames": int(m.sum()), "mpjpe_mm": float(e1[m].mean()), "p_mpjpe_mm": float(e2[m].mean())}
+    return {
+        "mpjpe_mm": float(np.mean([v["mpjpe_mm"] for v in per_action.values()])),
+        "p_mpjpe_mm": float(np.mean([v["p_mpjpe_mm"] for v in per_action.values()])),
+        "mpjpe_mm_frame_weighted": float(e1.mean()),
+        "p_mpjpe_mm_frame_weighted": float(e2.mean()),
+        "frames": int(len(e1)),
+        "per_action": per_action,
+    }
+
+
+def evaluate_lifter(cfg, data, device, ckpt_path: Path, keys, fix: str):
+    model, ckpt = load_downstream(ckpt_path, "GraphMLP", fix, device)
+    frames = ckpt["model_kwargs"]["frames"]
+    source = build_source(cfg, data, keys, cfg.model_2D_dataset, sample=False)
+    dataset = LiftingDataset(data, keys, source, frames)
+    loader = make_loader(dataset, batch_size=cfg.lifting.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
+                         seed=cfg.seed, device=device)
+    pred, target, index, actions = _predict(model, loader, cfg.lifting.test_flip, device, "evaluate")
+    return model, {"predictions": pred, "targets": target, "index": index, "actions": actions,
+                   "metrics": lifting_metrics(pred, target, actions), "frames": frames}
+
+
+def monte_carlo_spread(cfg, data, device, model, keys, result: dict) -> dict:
+    """Push K samples of the probabilistic 2D through the lifter.
+
+    Returns the mean per-joint 3D spread (mm; RMS distance of the samples from their mean) and its
+    Pearson correlation with the actual per-joint error of the mean prediction, over (frame, joint).
+    """
+    source = build_source(cfg, data, keys, "Probabilistic", sample=True)
+    samples = []
+    for k in range(cfg.evaluate.num_samples):
+        dataset = LiftingDataset(data, keys, source, result["frames"], seed=cfg.seed + 1 + k)
+        loader = make_loader(dataset, batch_size=cfg.lifting.batch_size, shuffle=False,
+                             num_workers=cfg.data.num_workers, seed=cfg.seed, device=device)
+        samples.append(_predict(model, loader, cfg.lifting.test_flip, device, f"sample {k + 1}")[0])
+    samples = np.stack(samples)                                                   # (K, N, J, 3)
+    spread = np.sqrt(((samples - samples.mean(0)) ** 2).sum(-1).mean(0)) * 1000   # (N, J) mm
+    error = np.linalg.norm(result["predictions"] - result["targets"], axis=-1) * 1000  # (N, J) mm
+    corr = float(np.corrcoef(spread.ravel(), error.ravel())[0, 1]) if spread.std() > 0 else float("nan")
+    return {"num_samples": int(len(samples)), "mean_spread_mm": float(spread.mean()),
+            "per_joint_spread_mm": spread.mean(0).round(2).tolist(),
+            "spread_error_correlation": corr,
+            "mpjpe_of_sample_mean_mm": float(mpjpe(samples.mean(0), result["targets"]) * 1000)}
+
+
+@torch.no_grad()
+def evaluate_actions(cfg, data, device, ckpt_path: Path, split: str, fix: str) -> dict:
+    model, ckpt = load_downstream(ckpt_path, "SkateFormer", fix, device)
+    all_subjects = list(cfg.data.train_subjects) + list(cfg.data.test_subjects)
+    keys = [(k.subject, k.sequence, c) for k in data.sequences(subjects=all_subjects) for c in cfg.data.cameras]
+    _, test_keys = split_keys(keys, split, cfg.data.train_subjects, cfg.data.test_subjects)
+    source = build_source(cfg, data, test_keys, cfg.model_2D_dataset, sample=False)
+    dataset = ActionClipDataset(data, test_keys, source, ckpt["model_kwargs"]["num_frames"], cfg.action.clip_stride)
+    loader = make_loader(dataset, batch_size=cfg.action.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
+                         seed=cfg.seed, device=device)
+    correct, labels = [], []
+    for batch in tqdm(loader, desc=f"evaluate {split}", leave=False, dynamic_ncols=True):
+        logits = model(downstream.to_skateformer_input(batch["inputs"].to(device)), batch["index_t"].to(device))
+        correct.append((logits.argmax(1).cpu() == batch["label"]).numpy())
+        labels.append(batch["label"].numpy())
+    correct, labels = np.concatenate(correct), np.concatenate(labels)
+    per_class = {ACTIONS[a]: float(correct[labels == a].mean()) for a in np.unique(labels)}
+    return {"top1": float(correct.mean()), "clips": int(len(correct)), "per_class_top1": per_class,
+            "chance": 1.0 / len(ACTIONS)}
+

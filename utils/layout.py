@@ -1,0 +1,65 @@
+"""The run layout: where every stage writes and where the next stage reads.
+
+```
+checkpoint/<experiment>/
+  2d/<Hourglass|ViTPose>/                 model.pt (best), last.pt, config.yml, metrics.csv, curves.png
+  2d/Probabilistic_<backbone>/            one run per covariance method: <method>/model.pt …, tictac.md
+  predictions/<source>/                   keypoints_2d.npy, covariance_2d.npy, index.npy, meta.json
+  3d/<GraphMLP|SkateFormer>_<source>/     model.pt, last.pt, config.yml, metrics.csv, curves.png
+  eval/<model>_<train source>_on_<eval source>/   metrics.json, per_action.csv, predictions_3d.npy
+  figures/ …  report.md
+```
+Each ``*_dir`` function has a ``*_command`` twin: the command that creates what it points to,
+used by the error message when something is missing.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def source_tag(source: str, noise_std: float = 0.0) -> str:
+    """'GroundTruth' + noise 0.01 → 'GroundTruth_noise0.01' (the noise baseline gets its own runs)."""
+    return source if not noise_std else f"{source}_noise{noise_std:g}"
+
+
+def pose2d_dir(cfg, model: str) -> Path:
+    return cfg.run_dir / "2d" / model
+
+
+def pose2d_command(model: str) -> str:
+    return f"python train2D.py model_2D_prediction={model}"
+
+
+def prob_dir(cfg, backbone: str) -> Path:
+    return cfg.run_dir / "2d" / f"Probabilistic_{backbone}"
+
+
+def prob_command(backbone: str) -> str:
+    return f"python train2D_prob_pose.py model_prob_pose={backbone}"
+
+
+def prediction_dir(cfg, source: str) -> Path:
+    return cfg.run_dir / "predictions" / source
+
+
+def prediction_command(source: str) -> str:
+    if source == "Probabilistic":
+        return "python get2Dpredictions_prob_pose.py"
+    return f"python get2Dpredictions.py model_2D_prediction={source}"
+
+
+def downstream_dir(cfg, model: str, tag: str) -> Path:
+    return cfg.run_dir / "3d" / f"{model}_{tag}"
+
+
+def downstream_command(model: str, source: str, noise_std: float = 0.0) -> str:
+    noise = f" noise_std={noise_std:g}" if noise_std else ""
+    return f"python main.py model_3D_prediction={model} model_2D_prediction={source}{noise}"
+
+
+def eval_dir(cfg, model: str, train_tag: str, eval_tag: str) -> Path:
+    return cfg.run_dir / "eval" / f"{model}_{train_tag}_on_{eval_tag}"
+
+
+def figures_dir(cfg) -> Path:
+    return cfg.run_dir / "figures"
