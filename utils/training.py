@@ -206,34 +206,55 @@ def fit(t: Trainer) -> dict:
     return metrics
 
 
+PANEL_TITLES = {
+    "error_px": "2D error (full-frame px) ↓", "tac_px": "TAC (px) ↓", "ll": "log-likelihood ↑",
+    "cover1": "1σ coverage (ideal 0.393)", "cover2": "2σ coverage (ideal 0.865)", "pck05": "PCK@0.05 ↑",
+    "pck10": "PCK@0.1 ↑", "ap50": "AP50 (study's definition) ↑", "loss": "validation loss ↓",
+    "mpjpe_mm": "MPJPE (mm) ↓", "top1": "top-1 accuracy ↑",
+}
+
+
+def _metric_families(keys: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """Group validation columns into panels: 'val_TIC_tac_px' and 'val_NLL_tac_px' share the panel 'tac_px'."""
+    names = [k[len("val_"):] for k in keys]
+    tails = [n.split("_", 1)[1] if "_" in n else n for n in names]
+    families: dict[str, list[tuple[str, str]]] = {}
+    for key, name, tail in zip(keys, names, tails):
+        shared = tails.count(tail) > 1 and "_" in name
+        family, label = (tail, name.split("_", 1)[0]) if shared else (name, name)
+        families.setdefault(family, []).append((key, label))
+    return families
+
+
 def plot_curves(csv_path: Path, out_path: Path, title: str = "") -> None:
-    """Training curves from metrics.csv: losses on the left, validation metrics on the right."""
+    """Training curves from metrics.csv: one panel for the losses, one per validation metric."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     with open(csv_path) as fh:
         rows = list(csv.DictReader(fh))
     if not rows:
         return
     epochs = [int(r["epoch"]) for r in rows]
-    losses = [k for k in rows[0] if k.endswith("loss")]
-    others = [k for k in rows[0] if k.startswith("val_") and not k.endswith("loss")]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for k in losses:
-        axes[0].plot(epochs, [float(r[k]) for r in rows], marker="o", label=k)
-    axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("loss")
-    axes[0].set_title("loss")
-    axes[0].legend(fontsize=8)
-    axes[0].grid(alpha=0.3)
-    for k in others:
-        axes[1].plot(epochs, [float(r[k]) for r in rows], marker="o", label=k)
-    axes[1].set_xlabel("epoch")
-    axes[1].set_title("validation metrics")
-    if others:
-        axes[1].legend(fontsize=8)
-    axes[1].grid(alpha=0.3)
+    losses = [k for k in rows[0] if k.startswith("train_") and k.endswith("loss")]
+    families = _metric_families([k for k in rows[0] if k.startswith("val_")])
+    panels = [("training loss", [(k, k[len("train_"):]) for k in losses])] + list(families.items())
+    cols = min(len(panels), 3)
+    nrows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.6 * cols, 3.4 * nrows), squeeze=False)
+    for ax, (name, series) in zip(axes.flat, panels):
+        for key, label in series:
+            ax.plot(epochs, [float(r[key]) for r in rows], marker="o", label=label)
+        ax.set_title(PANEL_TITLES.get(name, name.replace("_", " ")))
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        if len(series) > 1:
+            ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()
     tmp = out_path.with_name(f".{out_path.name}.tmp.png")

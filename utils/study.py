@@ -1,0 +1,98 @@
+"""The stages of `make demo` (study.py): what each runs, what it writes, and whether it is stale.
+
+A stage is stale when an output is missing, older than an input, or was made with another
+configuration (the config.yml / meta.json saved beside it differs from what the stage would use now).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from config import MODELS_2D, load_config, to_dict
+from utils import layout
+
+IGNORED_KEYS = ("resume",)
+
+
+@dataclass
+class Stage:
+    name: str
+    commands: list[tuple[str, list[str]]]   # (script.py or module, arguments)
+    outputs: list[Path]
+    inputs: list[Path] = field(default_factory=list)
+    saved_config: Path | None = None         # config.yml / meta.json written by the stage
+    stage_overrides: list[str] = field(default_factory=list)
+    estimate_s: float = 60.0
+    always: bool = False
+    stale: bool = True
+
+
+def _mtime(p: Path) -> float:
+    return p.stat().st_mtime if p.exists() else -1.0
+
+
+def _clean(d: dict) -> dict:
+    return {k: v for k, v in d.items() if k not in IGNORED_KEYS}
+
+
+def _config_changed(stage: Stage, overrides: list[str], config_file) -> bool:
+    if stage.saved_config is None or not stage.saved_config.is_file():
+        return stage.saved_config is not None
+    text = stage.saved_config.read_text()
+    saved = json.loads(text).get("config", {}) if stage.saved_config.suffix == ".json" else yaml.safe_load(text)
+    current = to_dict(load_config(overrides + stage.stage_overrides, config_file))
+    return _clean(saved) != _clean(current)
+
+
+def plan(cfg, overrides: list[str], config_file=None, force: bool = False) -> list[Stage]:
+    root = cfg.data_root
+    synthetic_marker = root / "synthetic.json"
+    stages: list[Stage] = []
+    if cfg.data.root == "data/synthetic":
+        stages.append(Stage("data", [("dataloader.synthetic.generate", ["--out", str(root), "--profile", "quick"])],
+                            outputs=[synthetic_marker], estimate_s=120))
+    stages.append(Stage("inspect", [("dataloader", ["inspect", "--root", str(root), "--frame-template",
+                                                     cfg.data.frame_template])], outputs=[], always=True, estimate_s=10))
+    data_inputs = [synthetic_marker] if synthetic_marker.exists() or stages[0].name == "data" else []
+    for model in MODELS_2D:
+        run = layout.pose2d_dir(cfg, model)
+        args = [f"model_2D_prediction={model}"]
+        stages.append(Stage(f"train 2D {model}", [("train2D.py", args)], outputs=[run / "last.pt"],
+                            inputs=data_inputs, saved_config=run / "config.yml", stage_overrides=args, estimate_s=150))
+        pred = layout.prediction_dir(cfg, model)
+        stages.append(Stage(f"predict 2D {model}", [("get2Dpredictions.py", args)], outputs=[pred / "meta.json"],
+                            inputs=[run / "model.pt"], saved_config=pred / "meta.json", stage_overrides=args,
+                            estimate_s=60))
+    prob = layout.prob_dir(cfg, cfg.model_prob_pose)
+    stages.append(Stage(f"train TIC-TAC {cfg.model_prob_pose}", [("train2D_prob_pose.py", [])],
+                        outputs=[prob / "last.pt"], inputs=data_inputs, saved_config=prob / "config.yml", estimate_s=240))
+    pred = layout.prediction_dir(cfg, "Probabilistic")
+    stages.append(Stage("predict 2D Probabilistic", [("get2Dpredictions_prob_pose.py", [])], outputs=[pred / "meta.json"],
+                        inputs=[prob / "last.pt"], saved_config=pred / "meta.json", estimate_s=90))
+    compare_dir = cfg.run_dir / "compare"
+    stages.append(Stage("downstream + comparison", [("compare.py", ["--force"] if force else [])],
+                        outputs=[compare_dir / "tables.md"], always=True, estimate_s=420))
+    figures = layout.figures_dir(cfg)
+    stages.append(Stage("figures", [(script, []) for script in FIGURE_SCRIPTS], outputs=[figures / ".done"],
+                        inputs=[compare_dir / "tables.md"], estimate_s=60))
+    produced: set[Path] = set()
+    for stage in stages:  # a stage is also stale when an input is produced by a stale stage
+        stage.stale = force or is_stale(stage, overrides, config_file) or any(p in produced for p in stage.inputs)
+        if stage.stale:
+            produced.update(stage.outputs)
+    return stages
+
+
+def is_stale(stage: Stage, overrides: list[str], config_file=None) -> bool:
+    """Missing or outdated outputs, or outputs made with another configuration."""
+    if stage.always or not all(p.exists() for p in stage.outputs):
+        return True
+    if any(_mtime(o) < _mtime(i) for o in stage.outputs for i in stage.inputs):
+        return True
+    return _config_changed(stage, overrides, config_file)
+
+
+FIGURE_SCRIPTS = ("visualisation2D.py", "visualisation2Dprobpose.py", "visualisation3D.py", "visualisationGIF.py")
