@@ -29,7 +29,9 @@ SPLITS = ("xsub", "xview")
 
 
 def sequence_keys(cfg, data, subjects):
-    return [(k.subject, k.sequence, c) for k in data.sequences(subjects=subjects) for c in cfg.data.cameras]
+    """(subject, sequence, camera) of every sequence of `subjects` and every configured camera that has 2D."""
+    return [(k.subject, k.sequence, c) for k in data.sequences(subjects=subjects) for c in cfg.data.cameras
+            if c in data.cameras_of(k)]
 
 
 def train_lifter(cfg, data, device, run_dir):

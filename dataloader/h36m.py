@@ -150,7 +150,7 @@ def get_camera(subject: str, camera: int | str) -> Camera:
         focal_length=tuple(intr["focal_length"]), center=tuple(intr["center"]),
         radial_distortion=tuple(intr["radial_distortion"]),
         tangential_distortion=tuple(intr["tangential_distortion"]),
-        orientation=tuple(extr["orientation"]),
+        orientation=tuple(np.asarray(extr["orientation"]) / np.linalg.norm(extr["orientation"])),  # unit to 1e-16
         translation=tuple(t / 1000.0 for t in extr["translation"]),
         azimuth=float(intr["azimuth_for_plots_deg"]),
     )
