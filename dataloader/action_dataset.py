@@ -2,8 +2,8 @@
 
 Splits (exact subject and camera parsing, unlike the original study's substring matching):
 - ``xsub``: train on the training subjects, test on the test subjects (all cameras);
-- ``xview``: train on cameras `train_cameras`, test on the held-out cameras (all subjects) —
-  a real cross-view split, not a per-camera average on the cross-subject test set.
+- ``xview``: train on every other configured camera (0 and 2 of 0–3), test on the others (1 and 3),
+  all subjects — a real cross-view split, not a per-camera average on the cross-subject test set.
 Clips start every `clip_stride` frames; a sequence shorter than T gives one clip padded by
 edge replication. Coordinates are centred on the pelvis of the clip's first frame.
 """
@@ -16,15 +16,13 @@ from torch.utils.data import Dataset
 from dataloader.h36m import ROOT, action_label, subject_id
 from dataloader.sources import SeqKey, Source2D
 
-XVIEW_TRAIN_CAMERAS = (0, 2)  # test on 1 and 3: each test view has a training view on the same side
-
-
 def split_keys(keys: list[SeqKey], split: str, train_subjects, test_subjects) -> tuple[list, list]:
     """(train keys, test keys) of a protocol: 'xsub' or 'xview'."""
     if split == "xsub":
         return ([k for k in keys if k[0] in train_subjects], [k for k in keys if k[0] in test_subjects])
     if split == "xview":
-        return ([k for k in keys if k[2] in XVIEW_TRAIN_CAMERAS], [k for k in keys if k[2] not in XVIEW_TRAIN_CAMERAS])
+        train_cameras = sorted({k[2] for k in keys})[0::2]
+        return ([k for k in keys if k[2] in train_cameras], [k for k in keys if k[2] not in train_cameras])
     raise ValueError(f"unknown split {split!r}; valid: xsub, xview")
 
 
