@@ -14,26 +14,28 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import sys
 import time
 
 from config import load_config, split_argv
-from utils.cli import run
+from get3Dprediction import main as evaluate_main
+from main import main as train_main
+from utils.cli import call, run
 from utils.comparison import collect_tables, planned_runs
 
 logger = logging.getLogger("compare")
 
 
 def execute(commands: list[tuple[str, list[str]]], overrides: list[str], config_file) -> None:
+    """Run each stage in this process (importing torch once instead of ~50 times), as if typed by hand."""
     extra = ([f"--config={config_file}"] if config_file else []) + overrides
+    stages = {"main.py": train_main, "get3Dprediction.py": evaluate_main}
     for i, (script, args) in enumerate(commands, 1):
-        cmd = [sys.executable, script, *args, *extra]
-        logger.info("[%d/%d] %s", i, len(commands), " ".join(cmd[1:]))
+        argv = [*args, *extra]
+        logger.info("[%d/%d] python %s %s", i, len(commands), script, " ".join(argv))
         started = time.perf_counter()
-        result = subprocess.run(cmd)
-        if result.returncode != 0:
-            raise SystemExit(f"error: `{' '.join(cmd[1:])}` failed (exit {result.returncode}); fix it and re-run compare.py")
+        if call(stages[script], argv) != 0:
+            raise SystemExit(f"error: `python {script} {' '.join(argv)}` failed; fix it and re-run compare.py")
         logger.info("    done in %.0f s", time.perf_counter() - started)
 
 

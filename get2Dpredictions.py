@@ -53,7 +53,7 @@ def main(argv):
     data = load_human36m(cfg.data_root, cfg.data.frame_template, subjects=prediction_subjects(cfg),
                          actions=cfg.data.actions or None)
     keys = data.sequences()
-    dataset = FrameCropDataset(data, keys, cfg.data.cameras, cfg.data.frame_stride, model.input_size,
+    dataset = FrameCropDataset(data, keys, cfg.data.cameras, 1, model.input_size,
                                model.heatmap_size, sigma=cfg.pose2d.sigma, margin=cfg.pose2d.box_margin)
     loader = make_loader(dataset, batch_size=cfg.predict.batch_size, shuffle=False,
                          num_workers=cfg.data.num_workers, seed=cfg.seed, device=device)

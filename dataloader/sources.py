@@ -82,7 +82,7 @@ def artifact_source(data, keys: list[SeqKey], path: Path, fix: str, sample: bool
             missing = sorted(set(range(n)) - set(frames.tolist()))
             what = f"first missing frame {missing[0]}" if missing else f"{len(rows)} frames, dataset has {n}"
             raise ArtifactError(f"{path}: {subject} {sequence!r} camera {cam} does not match the dataset ({what}); "
-                                f"predict every frame (data.frame_stride=1): {fix}")
+                                f"re-create it: {fix}")
         camera = data.camera(subject, cam)
         scale = 2.0 / camera.res_w  # normalisation is isotropic: one factor 2/w for both axes
         keypoints[key] = normalize_screen_coordinates(art.keypoints[rows], camera.res_w, camera.res_h).astype(np.float32)

@@ -170,7 +170,6 @@ def artifact_meta(cfg, data, *, source: str, checkpoint, keys, method: str | Non
         "image_size": {str(c): [get_camera("S1", c).res_w, get_camera("S1", c).res_h] for c in cfg.data.cameras},
         "sequences": table,
         "frames": {s: {q: int(len(data.positions_3d[s][q])) for q in seqs} for s, seqs in table.items()},
-        "frame_stride": cfg.data.frame_stride,
         "config": to_dict(cfg),
     }
 
