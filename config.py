@@ -55,7 +55,7 @@ class DataConfig:
     test_subjects: list = _list("S9", "S11")
     actions: list = _list()                      # canonical action names; empty = all 15
     cameras: list = _list(0, 1, 2, 3)            # camera indices 0..3
-    frame_stride: int = 1                        # 2D stages use every k-th frame
+    frame_stride: int = 1                        # 2D training and validation use every k-th frame (predictions cover every frame)
     num_workers: int = 2                         # DataLoader workers
 
 
@@ -151,6 +151,24 @@ class CompareConfig:
 
 
 @dataclass(frozen=True)
+class VisConfig:
+    subjects: list = _list()                     # subjects to draw; empty = data.test_subjects
+    actions: list = _list()                      # canonical actions to draw; empty = every action present
+    cameras: list = _list(0)                     # camera indices 0..3 to draw from
+    frames: list = _list()                       # 0-based frame rows to draw; empty = `num_samples` spread evenly
+    num_samples: int = 6                         # panels of the 2D grids (visualisation2D*, one frame each)
+    source: str = ""                             # visualisation2D: 2D source drawn against ground truth; "" = model_2D_prediction
+    pose_samples: int = 5                        # poses drawn from N(mean, Σ) in visualisation2Dprobpose
+    correlation: bool = True                     # visualisation2Dprobpose also draws the joint-correlation matrix
+    panel_size: int = 256                        # side in pixels of each upscaled person crop
+    max_frames: int = 48                         # visualisationGIF: at most this many frames
+    frame_step: int = 1                          # visualisationGIF: every k-th frame of the sequence
+    fps: float = 8.0                             # visualisationGIF: frames per second
+    dpi: int = 100                               # pixels per inch of the PNG figures and GIF frames
+    tag: str = ""                                # appended to every figure file name (keep variants side by side)
+
+
+@dataclass(frozen=True)
 class Config:
     model_2D_prediction: str = choice(*SOURCES_2D, default="ViTPose")  # 2D model to train / training 2D source downstream
     model_2D_dataset: str = choice(*SOURCES_2D, default="GroundTruth")  # evaluation 2D source
@@ -171,6 +189,7 @@ class Config:
     predict: PredictConfig = field(default_factory=PredictConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
+    vis: VisConfig = field(default_factory=VisConfig)
 
     # --- derived paths (the run layout) ------------------------------------------------------
     @property

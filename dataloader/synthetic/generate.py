@@ -103,7 +103,7 @@ class Settings:
 
 PROFILES = {
     # `make data` / `make demo`: all sequences, short, small frames (measured < 2 min on 2 cores)
-    "quick": Settings(profile="quick", seed=0, subjects=SUBJECTS, actions=ACTIONS, num_frames=(40, 64),
+    "quick": Settings(profile="quick", seed=0, subjects=SUBJECTS, actions=ACTIONS, num_frames=(32, 48),
                       image_scale=0.128),
     # longer sequences at the full camera resolution (~0.6 M frames, ~70 GB, about an hour on 2
     # cores; not run in CI)
@@ -274,7 +274,7 @@ def generate(out_dir, profile: str = "tiny", seed: int = 0, subjects=None, actio
     Args:
         out_dir: the root folder (created; refused if it holds anything but a synthetic root).
         profile: 'tiny' (tests: S1 + S9, 4 actions, 24 frames, 64 px), 'quick' (``make data``:
-            all 209 sequences, 40–64 frames, 128 px) or 'full' (400–1000 frames, full size).
+            all 209 sequences, 32–48 frames, 128 px) or 'full' (400–1000 frames, full size).
         seed: same seed and settings → byte-identical npz files.
         subjects, actions: subsets of ``dataloader.h36m.SUBJECTS`` / ``ACTIONS`` (default: the profile's).
         num_frames: pose frames per sequence, an int or a (min, max) range (default: the profile's).
