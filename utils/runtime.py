@@ -34,6 +34,11 @@ def is_main_process() -> bool:
     return rank() == 0
 
 
+def quiet() -> bool:
+    """No progress bars on ranks other than 0, or when TQDM_DISABLE is set (logs, tests)."""
+    return not is_main_process() or bool(os.environ.get("TQDM_DISABLE"))
+
+
 def select_device(name: str = "auto") -> torch.device:
     """'auto' → cuda:<local rank> when available, else cpu."""
     if name == "cuda" and not torch.cuda.is_available():
@@ -81,6 +86,15 @@ def reduce_mean(values: dict[str, float], weight: float, device: torch.device) -
     t = torch.tensor([values[k] * weight for k in keys] + [weight], dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return {k: (t[i] / t[-1]).item() for i, k in enumerate(keys)}
+
+
+def all_gather_object(obj) -> list:
+    """[obj of rank 0, obj of rank 1, …] on every rank; [obj] when not distributed."""
+    if not is_distributed():
+        return [obj]
+    out = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
