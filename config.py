@@ -319,7 +319,28 @@ def load_config(overrides: list[str] | None = None, config_file: str | Path | No
     if profile_file.is_file():
         merged = _deep_merge(merged, _read_yaml(profile_file))
     merged = _deep_merge(merged, cli)
-    return _build(Config, merged)
+    cfg = _build(Config, merged)
+    _check_ranges(cfg)
+    return cfg
+
+
+def _check_ranges(cfg: Config) -> None:
+    """Values whose type is right but whose range is not."""
+    import math
+
+    bad = [c for c in cfg.data.cameras if not (isinstance(c, int) and 0 <= c <= 3)]
+    if bad or not cfg.data.cameras:
+        raise ConfigError(f"config key 'data.cameras' = {cfg.data.cameras} must list camera indices in 0..3")
+    if not math.isfinite(cfg.noise_std) or cfg.noise_std < 0:
+        raise ConfigError(f"config key 'noise_std' = {cfg.noise_std} must be finite and ≥ 0")
+    for section in ("pose2d", "prob", "lifting", "action"):
+        part = getattr(cfg, section)
+        if part.epochs < 0:
+            raise ConfigError(f"config key '{section}.epochs' = {part.epochs} must be ≥ 0")
+        if part.batch_size < 1:
+            raise ConfigError(f"config key '{section}.batch_size' = {part.batch_size} must be ≥ 1")
+        if not (math.isfinite(part.lr) and part.lr > 0):
+            raise ConfigError(f"config key '{section}.lr' = {part.lr} must be a positive number")
 
 
 def to_dict(cfg) -> dict:

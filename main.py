@@ -14,7 +14,7 @@ import logging
 
 import torch
 
-from config import save_config, to_dict
+from config import to_dict
 from dataloader.action_dataset import ActionClipDataset, split_keys
 from dataloader.lifting_dataset import LiftingDataset
 from dataloader.loaders import make_loader
@@ -97,8 +97,6 @@ def main(argv):
     data = load_human36m(cfg.data_root, cfg.data.frame_template,
                          subjects=list(cfg.data.train_subjects) + list(cfg.data.test_subjects),
                          actions=cfg.data.actions or None)
-    if runtime.is_main_process():
-        save_config(cfg, run_dir / "config.yml")
     if cfg.model_3D_prediction == "GraphMLP":
         metrics = train_lifter(cfg, data, device, run_dir)
         logger.info("GraphMLP on %s: validation MPJPE %.1f mm", tag, metrics.get("val_mpjpe_mm", float("nan")))

@@ -15,10 +15,10 @@ import logging
 
 import torch
 
-from config import MODELS_2D, save_config, to_dict
+from config import MODELS_2D, to_dict
 from dataloader.crop_dataset import FrameCropDataset
 from dataloader.loaders import make_loader
-from dataloader.reader import load_human36m
+from dataloader.reader import DataError, load_human36m
 from utils import estimator, layout, runtime
 from utils.cli import run, setup
 from utils.training import Trainer, fit
@@ -27,6 +27,12 @@ logger = logging.getLogger("train2D")
 
 
 def build_datasets(cfg, data, model, seed):
+    """Training and validation crops; refuses a missing frame image up front, naming the first."""
+    keys = data.sequences(subjects=list(cfg.data.train_subjects) + list(cfg.data.test_subjects))
+    missing = data.check_frames(keys, cfg.data.cameras, cfg.data.frame_stride)
+    if missing is not None:
+        raise DataError(f"frame image {missing} is missing; extract the frames (python -m dataloader extract) "
+                        f"or regenerate the synthetic data (make data)")
     c = cfg.pose2d
     common = dict(input_size=model.input_size, heatmap_size=model.heatmap_size, sigma=c.sigma, margin=c.box_margin)
     train_set = FrameCropDataset(data, data.sequences(subjects=cfg.data.train_subjects), cfg.data.cameras,
@@ -49,8 +55,6 @@ def main(argv):
                          actions=cfg.data.actions or None)
     model, kwargs = estimator.build_estimator(cfg, name)
     train_set, val_set = build_datasets(cfg, data, model, cfg.seed)
-    if runtime.is_main_process():
-        save_config(cfg, run_dir / "config.yml")
     c = cfg.pose2d
     train_loader = make_loader(train_set, batch_size=c.batch_size, shuffle=True, num_workers=cfg.data.num_workers,
                                seed=cfg.seed, drop_last=True, device=device)

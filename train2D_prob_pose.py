@@ -15,7 +15,7 @@ import logging
 
 import torch
 
-from config import PROB_METHODS, save_config, to_dict
+from config import PROB_METHODS, to_dict
 from dataloader.loaders import make_loader
 from dataloader.reader import load_human36m
 from train2D import build_datasets
@@ -41,8 +41,6 @@ def main(argv):
     kwargs = {"pose": pose_kwargs, "methods": [m for m in PROB_METHODS if m in c.methods],
               "heads": prob_estimator.model_kwargs(cfg)}
     model = prob_estimator.build_method_set(pose_model, kwargs["methods"], kwargs["heads"]).to(device)
-    if runtime.is_main_process():
-        save_config(cfg, run_dir / "config.yml")
     train_loader = make_loader(train_set, batch_size=c.batch_size, shuffle=True, num_workers=cfg.data.num_workers,
                                seed=cfg.seed, drop_last=True, device=device)
     optimizer = torch.optim.Adam(model.parameters(), lr=c.lr)

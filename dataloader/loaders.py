@@ -1,10 +1,38 @@
-"""DataLoaders that behave the same on one CPU, one GPU or many ranks under torchrun."""
+"""DataLoaders that behave the same on one CPU, one GPU or many ranks under torchrun.
+
+The order of a training epoch is a function of (seed, epoch) alone, on one process
+(:class:`EpochRandomSampler`) as under torchrun (``DistributedSampler``): the DataLoader's own
+generator advances with every epoch and is not in the checkpoint, so shuffling with it would
+give a resumed run other batches than an uninterrupted one. ``fit`` calls ``set_epoch`` first.
+"""
 from __future__ import annotations
 
 import torch
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from utils import runtime
+
+
+class EpochRandomSampler(Sampler[int]):
+    """A random permutation of range(n) drawn from (seed + epoch): the one DistributedSampler draws.
+
+    Rank r of N processes takes items r, r + N, … of that same order, so with B items per rank the
+    N ranks of step b together hold the single-process batch b of N·B items. Call
+    ``set_epoch(epoch)`` before each epoch; without it every epoch repeats epoch 0's order.
+    """
+
+    def __init__(self, n: int, seed: int = 0):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
+
+    def __len__(self) -> int:
+        return self.n
 
 
 def make_loader(dataset, *, batch_size: int, shuffle: bool, num_workers: int, seed: int,
@@ -16,13 +44,14 @@ def make_loader(dataset, *, batch_size: int, shuffle: bool, num_workers: int, se
     if len(dataset) == 0:
         raise SystemExit("empty dataset: no frames match the configured subjects/actions/cameras "
                          "(check data.train_subjects, data.test_subjects, data.actions, data.cameras)")
-    sampler = None
     if runtime.is_distributed():
         sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)
-    generator = torch.Generator().manual_seed(seed)
+    else:
+        sampler = EpochRandomSampler(len(dataset), seed) if shuffle else None
     return DataLoader(
-        dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-        num_workers=num_workers, drop_last=drop_last and len(dataset) > batch_size, generator=generator,
+        dataset, batch_size=batch_size, sampler=sampler,
+        num_workers=num_workers, drop_last=drop_last and len(dataset) > batch_size,
+        generator=torch.Generator().manual_seed(seed),
         worker_init_fn=runtime.worker_init_fn, persistent_workers=False,
         pin_memory=device is not None and device.type == "cuda",
     )

@@ -2,7 +2,40 @@
 DataLoader workers and subprocesses is slower and makes timings erratic), quiet progress bars."""
 import os
 
+import pytest
 import torch
+
+from tests.helpers import GRAPHMLP, VITPOSE, base_overrides, call_stage, make_tiny_root, run_stage
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 torch.set_num_threads(1)
+
+
+# --- shared runs of the scale and robustness tests (tests/helpers.py) ---------------------------
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory):
+    """The tiny synthetic data root (S1 train, S9 test), written once per session."""
+    return make_tiny_root(tmp_path_factory.mktemp("tiny") / "data")
+
+
+@pytest.fixture(scope="session")
+def graphmlp_run(tiny_root, tmp_path_factory):
+    """output_root of one uninterrupted GraphMLP run on ground truth (helpers.GRAPHMLP, 3 epochs)."""
+    out = tmp_path_factory.mktemp("graphmlp_run")
+    code, _, err = run_stage("main.py", base_overrides(tiny_root, out) + GRAPHMLP)
+    assert code == 0, err[-3000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def vitpose_run(tiny_root, tmp_path_factory):
+    """output_root of one ViTPose tiny64 training (1 epoch) plus its prediction artifact for camera 0 of
+    the Walking sequences (predicted in this process; the artifact tests break copies of it)."""
+    out = tmp_path_factory.mktemp("vitpose_run")
+    code, _, err = run_stage("train2D.py", base_overrides(tiny_root, out) + VITPOSE)
+    assert code == 0, err[-3000:]
+    code, _, err = call_stage("get2Dpredictions.py", base_overrides(tiny_root, out) + VITPOSE +
+                              ["data.actions=[Walking]", "data.cameras=[0]"])
+    assert code == 0, err[-3000:]
+    return out

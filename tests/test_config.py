@@ -41,6 +41,10 @@ def test_profile_applies_on_top_of_the_file():
     (["prob.methods=[NLL, Gaussian]"], "unknown method(s) ['Gaussian']"),
     (["data=3"], "is a section"),
     (["novalue"], "use key=value"),
+    (["data.cameras=[7]"], "'data.cameras' = [7] must list camera indices in 0..3"),
+    (["noise_std=.inf"], "'noise_std' = inf must be finite"),
+    (["lifting.batch_size=0"], "'lifting.batch_size' = 0 must be ≥ 1"),
+    (["pose2d.lr=-1"], "'pose2d.lr' = -1.0 must be a positive number"),
 ])
 def test_validation_errors_name_the_key(override, message):
     with pytest.raises(ConfigError) as err:

@@ -32,6 +32,12 @@ def rng_state() -> dict:
     }
 
 
+def resume_rng_state(ckpt: dict, rank: int = 0) -> dict:
+    """The RNG states rank `rank` saved (rank 0's for a checkpoint of fewer ranks or an older one)."""
+    states = ckpt.get("rng_per_rank") or [ckpt["rng"]]
+    return states[rank] if rank < len(states) else ckpt["rng"]
+
+
 def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     n = state["numpy"]
@@ -60,7 +66,10 @@ def atomic_save(obj, path: Path) -> None:
 
 
 def make_checkpoint(*, model, model_name: str, model_kwargs: dict, config: dict, epoch: int, step: int,
-                    optimizer=None, scheduler=None, best_metric: float | None = None, extra: dict | None = None) -> dict:
+                    optimizer=None, scheduler=None, best_metric: float | None = None, extra: dict | None = None,
+                    rng_per_rank: list | None = None) -> dict:
+    """The checkpoint dict; `rng_per_rank` holds every rank's RNG states under torchrun (rank r
+    resumes its own dropout stream), else [this process's]."""
     return {
         "model": unwrap(model).state_dict(),
         "model_name": model_name,
@@ -71,6 +80,7 @@ def make_checkpoint(*, model, model_name: str, model_kwargs: dict, config: dict,
         "step": step,
         "best_metric": best_metric,
         "rng": rng_state(),
+        "rng_per_rank": rng_per_rank if rng_per_rank is not None else [rng_state()],
         "config": config,
         "extra": extra or {},
     }

@@ -20,12 +20,40 @@ def _user_errors() -> tuple[type, ...]:
     from utils.artifact import ArtifactError
     from utils.checkpoint import CheckpointError
 
-    return (ConfigError, DataError, ArtifactError, CheckpointError, FileNotFoundError, PermissionError)
+    # FloatingPointError: the training loop's non-finite loss (a learning rate or input problem)
+    return ConfigError, DataError, ArtifactError, CheckpointError, FloatingPointError
 
 
-def setup(argv: list[str]) -> tuple[Config, set[str], torch.device]:
-    """Parse `argv` (--config FILE, key=value …, --flags), configure logging, device, DDP and seeds."""
+def error_line(exc: BaseException) -> str:
+    """The one line a user error is reported with.
+
+    An exception re-raised from a DataLoader worker carries "Caught DataError in DataLoader worker
+    process 0." and the worker's traceback; its last line holds the original message.
+    """
+    text = str(exc).strip()
+    lines = text.splitlines()
+    if lines and lines[0].startswith("Caught ") and "DataLoader worker" in lines[0]:
+        last = lines[-1]
+        prefix = f"{type(exc).__module__}.{type(exc).__name__}: "
+        return last[len(prefix):] if last.startswith(prefix) else last.split(": ", 1)[-1]
+    if isinstance(exc, PermissionError) and exc.filename:
+        return f"{exc.strerror}: {exc.filename}; make it writable or set output_root to a writable folder"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.strerror}: {exc.filename}"
+    return lines[0] if lines else type(exc).__name__
+
+
+def setup(argv: list[str], allowed_flags: tuple[str, ...] = ()) -> tuple[Config, set[str], torch.device]:
+    """Parse `argv` (--config FILE, key=value …, --flags), configure logging, device, DDP and seeds.
+
+    A flag not in `allowed_flags` is refused (``--resume`` would otherwise be silently ignored).
+    """
     config_file, overrides, flags = split_argv(argv)
+    unknown = sorted(flags - set(allowed_flags))
+    if unknown:
+        valid = f"valid flags: {', '.join('--' + f for f in allowed_flags)}; " if allowed_flags else ""
+        raise ConfigError(f"unknown flag(s) {', '.join('--' + f for f in unknown)}; {valid}settings are key=value "
+                          f"overrides (e.g. resume=true) and --config FILE")
     cfg = load_config(overrides, config_file)
     logging.basicConfig(level=logging.INFO if runtime.rank() == 0 else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
@@ -36,15 +64,43 @@ def setup(argv: list[str]) -> tuple[Config, set[str], torch.device]:
     return cfg, flags, device
 
 
-def run(main: Callable[[list[str]], object]) -> None:
-    """Call `main(sys.argv[1:])`; a user error becomes one line on stderr and exit status 1."""
+def call(main: Callable[[list[str]], object], argv: list[str]) -> int:
+    """Run a stage's `main(argv)` in this process (no torch re-import) and return its exit status.
+
+    A user error writes one line "error: …" on stderr and gives 1. User errors are the framework's
+    exceptions (configuration, data, artifact, checkpoint), an OS error on a named path (missing,
+    permissions, not a folder), a non-finite loss, and ``SystemExit("message")`` raised by a script.
+    """
     try:
-        main(sys.argv[1:])
+        main(argv)
+        return 0
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            _write_error(exc.code)
+            return 1
+        return exc.code or 0
     except _user_errors() as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if isinstance(exc, (FileNotFoundError, PermissionError)) and getattr(exc, "filename", None):
-            msg = f"{exc.strerror}: {exc.filename}"
-        sys.stderr.write(f"error: {msg}\n")
-        raise SystemExit(1) from None
+        _write_error(error_line(exc))
+        return 1
+    except OSError as exc:  # a path that cannot be read or written
+        if not exc.filename:
+            raise
+        _write_error(error_line(exc))
+        return 1
+
+
+def run(main: Callable[[list[str]], object]) -> None:
+    """Call `main(sys.argv[1:])` and exit with its status (see `call`): a user error is one line and 1."""
+    try:
+        status = call(main, sys.argv[1:])
     finally:
         runtime.cleanup_distributed()
+    if status:
+        raise SystemExit(status)
+
+
+def _write_error(message: str) -> None:
+    message = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    message = message[len("error: "):] if message.startswith("error: ") else message
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()

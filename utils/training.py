@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,8 @@ import torch
 from tqdm import tqdm
 
 from utils import runtime
-from utils.checkpoint import atomic_save, load_checkpoint, make_checkpoint, set_rng_state
+from utils.checkpoint import (atomic_save, load_checkpoint, make_checkpoint, resume_rng_state, rng_state,
+                              set_rng_state)
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +88,7 @@ def train_one_epoch(t: Trainer, epoch: int) -> dict:
     if hasattr(sampler, "set_epoch"):
         sampler.set_epoch(epoch)
     bar = tqdm(t.train_loader, desc=f"{t.desc} epoch {epoch + 1}/{t.epochs}", leave=False,
-               disable=not runtime.is_main_process(), dynamic_ncols=True)
+               disable=runtime.quiet(), dynamic_ncols=True)
     for batch in bar:
         batch = _to_device(batch, t.device)
         with runtime.autocast(t.device, t.amp):
@@ -113,7 +115,7 @@ def evaluate(model: torch.nn.Module, loader, eval_step: StepFn, device: torch.de
              desc: str = "val") -> dict:
     model.eval()
     avg = _Averager()
-    for batch in tqdm(loader, desc=desc, leave=False, disable=not runtime.is_main_process(), dynamic_ncols=True):
+    for batch in tqdm(loader, desc=desc, leave=False, disable=runtime.quiet(), dynamic_ncols=True):
         batch = _to_device(batch, device)
         with runtime.autocast(device, amp):
             metrics, n = eval_step(model, batch)
@@ -121,35 +123,47 @@ def evaluate(model: torch.nn.Module, loader, eval_step: StepFn, device: torch.de
     return avg.result(device)
 
 
-def _append_csv(path: Path, row: dict) -> None:
-    exists = path.is_file()
-    if exists:
-        with open(path) as fh:
-            header = next(csv.reader(fh), [])
-        if header != list(row):
-            exists = False  # columns changed (e.g. resumed with other metrics): rewrite below
-    mode = "a" if exists else "w"
-    with open(path, mode, newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(row))
-        if not exists:
-            writer.writeheader()
-        writer.writerow(row)
-
-
-def _truncate_csv(path: Path, epochs_done: int) -> None:
-    """On resume, drop rows of epochs that were not checkpointed (a crash after the CSV write)."""
+def _read_csv(path: Path) -> tuple[list[str], list[dict]]:
     if not path.is_file():
-        return
-    with open(path) as fh:
-        rows = list(csv.DictReader(fh))
-    rows = [r for r in rows if int(r["epoch"]) <= epochs_done]
-    if rows:
-        with open(path, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    else:
-        path.unlink()
+        return [], []
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _write_csv(path: Path, header: list[str], rows: list[dict]) -> None:
+    """Rewrite the whole file through a temporary name: a kill never leaves a half-written row."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def _append_csv(path: Path, row: dict) -> None:
+    """Add the row of epoch `row['epoch']`, dropping rows of that epoch or later (left by a run that was
+    killed between this write and last.pt, or by an older run) and rows with other columns."""
+    header, rows = _read_csv(path)
+    if header != list(row):
+        rows = []  # columns changed (e.g. resumed with other metrics): start the log again
+    kept = [r for r in rows if r.get("epoch", "").isdigit() and int(r["epoch"]) < row["epoch"]]
+    _write_csv(path, list(row), kept + [row])
+
+
+def _write_config(path: Path, config: dict) -> None:
+    import yaml
+
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+    os.replace(tmp, path)
+
+
+def _remove_stale_temporaries(run_dir: Path) -> None:
+    """Temporary files of a run killed while writing (atomic_save / _write_csv never renamed them)."""
+    for tmp in run_dir.glob(".*.tmp*"):
+        if tmp.is_file():
+            tmp.unlink()
 
 
 def fit(t: Trainer) -> dict:
@@ -167,14 +181,13 @@ def fit(t: Trainer) -> dict:
             t.scheduler.load_state_dict(ckpt["scheduler"])
         start_epoch, step = ckpt["epoch"], ckpt["step"]
         best = ckpt["best_metric"] if ckpt["best_metric"] is not None else best
-        set_rng_state(ckpt["rng"])
-        if runtime.is_main_process():
-            _truncate_csv(csv_path, start_epoch)
+        set_rng_state(resume_rng_state(ckpt, runtime.rank()))
         logger.info("resumed %s from %s at epoch %d", t.model_name, last_path, start_epoch)
     elif t.resume:
         logger.info("resume=true but %s does not exist yet: starting from scratch", last_path)
-    elif runtime.is_main_process() and csv_path.is_file():
-        csv_path.unlink()  # a fresh run replaces the old log
+    if runtime.is_main_process():
+        _remove_stale_temporaries(t.run_dir)
+        _write_config(t.run_dir / "config.yml", t.config)  # inputs are validated by now: loaders built, resume checked
 
     metrics: dict = {}
     for epoch in range(start_epoch, t.epochs):
@@ -192,14 +205,18 @@ def fit(t: Trainer) -> dict:
         improved = value < best if t.monitor_mode == "min" else value > best
         if improved:
             best = value
+        rng_per_rank = runtime.all_gather_object(rng_state())  # a collective: every rank, every epoch
         if runtime.is_main_process():
             ckpt = make_checkpoint(model=t.model, model_name=t.model_name, model_kwargs=t.model_kwargs,
                                    config=t.config, epoch=epoch + 1, step=step, optimizer=t.optimizer,
-                                   scheduler=t.scheduler, best_metric=best, extra=t.extra)
+                                   scheduler=t.scheduler, best_metric=best, extra=t.extra,
+                                   rng_per_rank=rng_per_rank)
+            # The row first, last.pt last: after a kill in between, the resumed run redoes the epoch and
+            # _append_csv replaces its row. Until a run's first epoch ends, an older metrics.csv stays intact.
+            _append_csv(csv_path, metrics)
             if improved:
                 atomic_save(ckpt, best_path)
             atomic_save(ckpt, last_path)
-            _append_csv(csv_path, metrics)
             plot_curves(csv_path, t.run_dir / "curves.png", title=t.desc)
             logger.info("%s epoch %d: %s", t.desc, epoch + 1,
                         ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
