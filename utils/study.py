@@ -14,7 +14,9 @@ import yaml
 from config import MODELS_2D, load_config, to_dict
 from utils import layout
 
-IGNORED_KEYS = ("resume",)
+# Keys that cannot change what a 2D stage writes (downstream, comparison and figure settings).
+IGNORED_KEYS = ("resume", "noise_std", "model_3D_prediction", "model_2D_dataset", "lifting", "action", "evaluate",
+                "compare", "vis")
 
 
 @dataclass
@@ -76,7 +78,7 @@ def plan(cfg, overrides: list[str], config_file=None, force: bool = False) -> li
     stages.append(Stage("downstream + comparison", [("compare.py", ["--force"] if force else [])],
                         outputs=[compare_dir / "tables.md"], always=True, estimate_s=420))
     figures = layout.figures_dir(cfg)
-    stages.append(Stage("figures", [(script, []) for script in FIGURE_SCRIPTS], outputs=[figures / ".done"],
+    stages.append(Stage("figures", list(FIGURE_COMMANDS), outputs=[figures / ".done"],
                         inputs=[compare_dir / "tables.md"], estimate_s=60))
     produced: set[Path] = set()
     for stage in stages:  # a stage is also stale when an input is produced by a stale stage
@@ -95,4 +97,12 @@ def is_stale(stage: Stage, overrides: list[str], config_file=None) -> bool:
     return _config_changed(stage, overrides, config_file)
 
 
-FIGURE_SCRIPTS = ("visualisation2D.py", "visualisation2Dprobpose.py", "visualisation3D.py", "visualisationGIF.py")
+PROBABILISTIC = ["model_2D_prediction=Probabilistic", "model_2D_dataset=Probabilistic"]
+FIGURE_COMMANDS = (
+    ("visualisation2D.py", ["vis.source=ViTPose"]),
+    ("visualisation2D.py", ["vis.source=Hourglass"]),
+    ("visualisation2Dprobpose.py", []),
+    ("visualisation3D.py", ["model_2D_prediction=GroundTruth", "model_2D_dataset=GroundTruth"]),
+    ("visualisation3D.py", PROBABILISTIC),
+    ("visualisationGIF.py", PROBABILISTIC),
+)
