@@ -86,7 +86,7 @@ def fmt_rate(per_s: float | None, unit: str = "/s") -> str:
     if per_s is None or not math.isfinite(per_s):
         return "n/a"
     for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(per_s) >= scale:
+        if abs(per_s) >= 0.9995 * scale:  # 999.7 is '1k', not '1e+03'
             return f"{per_s / scale:.3g}{suffix}{unit}"
     return f"{per_s:.3g}{unit}"
 
@@ -94,7 +94,7 @@ def fmt_rate(per_s: float | None, unit: str = "/s") -> str:
 def fmt_count(n: float) -> str:
     """89994513 → '90.0M'."""
     for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= scale:
+        if abs(n) >= 0.9995 * scale:
             return f"{n / scale:.3g}{suffix}"
     return f"{n:.3g}"
 

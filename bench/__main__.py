@@ -35,15 +35,17 @@ SECTIONS = ("tictac", "models", "data", "demo", "compile")
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description="Run every benchmark and print one markdown "
+                                     "table (also written to bench/results/bench.md). Extra key=value arguments "
+                                     "override the configuration.")
     parser.add_argument("--compile", choices=COMPILE_CHOICES, default="configured",
                         help="presets to torch.compile: those the configuration trains (default), all, none")
     parser.add_argument("--compile-limit", type=float, default=150.0, metavar="S",
                         help="wall-clock limit of one preset's compile + timing (default 150 s)")
     parser.add_argument("--time-limit", type=float, default=540.0, metavar="S",
-                        help="no compile (run last) starts once the bench has run this long (default 540 s)")
+                        help="compiles run last, limited so that the bench ends within this time (default 540 s)")
     parser.add_argument("--tac-n", type=int, default=1024, help="TAC batch (default 1024)")
-    parser.add_argument("--tic-batch", type=int, default=8, help="TIC batch (default 8; the loop costs B Jacobians)")
+    parser.add_argument("--tic-batch", type=int, default=16, help="TIC batch (default 16; the loop costs B Jacobians)")
     parser.add_argument("--data-root", type=Path, default=None,
                         help="data root for the loader benchmarks (default: data.root, else a generated tiny root)")
     parser.add_argument("--skip", action="append", default=[], choices=SECTIONS, metavar="SECTION",
@@ -64,13 +66,18 @@ def machine_lines(argv: list[str]) -> list[str]:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     env = ", ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS")
                     if k in os.environ) or "no OMP_*/MKL_* thread variables set"
-    return [
+    lines = [
         f"command: `{' '.join(['python -m bench', *argv])}`",
         f"date: {datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"machine: {os.cpu_count()} hardware threads ({cpu}); torch {torch.__version__}, "
         f"{torch.get_num_threads()} intra-op / {torch.get_num_interop_threads()} inter-op threads; {env}",
         f"load average at start: {load[0]:.2f} (1 min), {load[1]:.2f} (5 min) on {os.cpu_count()} hardware threads",
     ]
+    if "OMP_WAIT_POLICY" not in os.environ and load[0] > (os.cpu_count() or 1):
+        lines.append("WARNING: more runnable threads than cores and OMP_WAIT_POLICY unset: torch's intra-op threads "
+                     "spin at every barrier, so timings swing by 10× or more between runs (see the threads row); "
+                     "run on an idle machine or with OMP_WAIT_POLICY=PASSIVE for stable numbers")
+    return lines
 
 
 def _read_lines(path: str) -> list[str]:
@@ -118,12 +125,13 @@ def model_rows(cfg) -> tuple[list[Row], dict[tuple[str, str], list[Row]]]:
 
 
 def compile_models(cfg, args, pairs: dict[tuple[str, str], list[Row]], deadline: float) -> None:
-    """Fill the compiled column: the configured presets (or all, or none), fastest-compiling first, each
+    """Fill the compiled column: the configured presets (or all, or none), the fastest to compile first
+    (GraphMLP ≈ 0.5–2 min cold on 2 cores, ViTPose ≈ 1.5 min, SkateFormer and Hourglass longer), each
     limited to --compile-limit and to what is left before `deadline` (time.perf_counter())."""
     from bench.bench_models import batch_size, measure_in_child, set_compiled
 
-    configured = [("GraphMLP", cfg.lifting.preset), ("SkateFormer", cfg.action.preset),
-                  ("ViTPose", cfg.pose2d.vitpose_preset), ("Hourglass", cfg.pose2d.hourglass_preset)]
+    configured = [("GraphMLP", cfg.lifting.preset), ("ViTPose", cfg.pose2d.vitpose_preset),
+                  ("SkateFormer", cfg.action.preset), ("Hourglass", cfg.pose2d.hourglass_preset)]
     order = {"configured": configured, "all": configured + list(pairs), "none": []}[args.compile]
     candidates = [key for key in dict.fromkeys(order) if key in pairs]
     for key, rows in pairs.items():
@@ -191,6 +199,7 @@ def main(argv: list[str]) -> None:
 
     sections = {"tictac": lambda: tictac_rows(args.tac_n, args.tic_batch), "models": models,
                 "data": lambda: data_rows(cfg, args, pairs), "demo": demo, "compile": compiled}
+    section_s: dict[str, float] = {}
     for name, run in sections.items():
         if name in args.skip or (name == "compile" and not pairs):
             continue
@@ -201,10 +210,13 @@ def main(argv: list[str]) -> None:
         except Exception as error:  # one failing section must not hide the others' numbers
             logger.exception("section %s failed", name)
             rows.append(Row(group=name, benchmark=f"{name} section", measured=f"n/a ({error_reason(error)})"))
-        logger.info("section %s: %.0f s", name, time.perf_counter() - t0)
+        section_s[name] = time.perf_counter() - t0
+        logger.info("section %s: %.0f s", name, section_s[name])
     total = time.perf_counter() - started
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    footer = [f"total bench time: {total:.0f} s (goal < 600 s); load average at end: {load[0]:.2f} (1 min)"]
+    footer = [f"total bench time: {total:.0f} s (goal < 600 s): "
+              + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in section_s.items()),
+              f"load average at end: {load[0]:.2f} (1 min)"]
     text = "\n".join(["# Benchmarks", "", *[f"- {line}" for line in header], "", markdown_table(rows), "",
                       *[f"- {line}" for line in footer], ""])
     print(text)

@@ -12,7 +12,6 @@ to start, is reported apart). Goal: loading faster than consumption (ratio ≥ 1
 """
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 
@@ -22,8 +21,6 @@ from bench import Row, fmt_rate, fmt_ratio, fmt_seconds, goal_text, timed
 from dataloader.h36m import NUM_JOINTS
 from dataloader.loaders import make_loader
 from dataloader.reader import FILE_3D, file_2d, load_human36m
-
-logger = logging.getLogger(__name__)
 
 
 def find_or_make_root(cfg, tmp_dir: Path, root: Path | None = None) -> tuple[Path, str]:

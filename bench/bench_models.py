@@ -13,12 +13,15 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -28,13 +31,14 @@ from torch.utils.flop_counter import FlopCounterMode
 from bench import Row, error_reason, fmt_count, fmt_ratio, fmt_rate, fmt_seconds, timed, timed_pair
 from dataloader.h36m import NUM_JOINTS
 
-logger = logging.getLogger(__name__)
-
 CPU_PRESETS = (("ViTPose", "tiny"), ("ViTPose", "tiny64"), ("Hourglass", "tiny"),
                ("GraphMLP", "tiny"), ("GraphMLP", "tiny27"), ("SkateFormer", "tiny"))
 OFFICIAL_PRESETS = (("ViTPose", "B"), ("Hourglass", "8stack"), ("GraphMLP", "T243"), ("SkateFormer", "ntu"))
 FAMILIES = ("ViTPose", "Hourglass", "GraphMLP", "SkateFormer")
 PHASES = ("train", "forward")
+# The compile children's own inductor cache (kept between runs; emptied when a compile is killed at its
+# time limit, which can leave a truncated kernel library behind): never the user's default cache.
+INDUCTOR_CACHE = Path(tempfile.gettempdir()) / f"bench_inductor_cache_{os.getuid() if hasattr(os, 'getuid') else 0}"
 
 InputFn = Callable[[int], tuple[torch.Tensor, ...]]
 
@@ -163,6 +167,7 @@ def measure_in_child(family: str, preset: str, batch: int, timeout_s: float, *, 
            "--threads", str(torch.get_num_threads()), "--budget", str(budget_s), "--phases", *phases]
     cmd += ["--compile"] if compile else []
     child_env = dict(os.environ)
+    child_env.setdefault("TORCHINDUCTOR_CACHE_DIR", str(INDUCTOR_CACHE))
     for key, value in (env or {}).items():
         if value is None:
             child_env.pop(key, None)
@@ -178,11 +183,14 @@ def measure_in_child(family: str, preset: str, batch: int, timeout_s: float, *, 
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, stderr = proc.communicate()
         reason = f"{'compile + ' if compile else ''}timing > {timeout_s:.3g} s limit"
+        if compile and Path(child_env["TORCHINDUCTOR_CACHE_DIR"]) == INDUCTOR_CACHE:
+            shutil.rmtree(INDUCTOR_CACHE, ignore_errors=True)  # a killed compile can leave a truncated .so
     results = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
     if reason is None and proc.returncode != 0:
-        lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
-        what = "compile failed" if compile else "failed"
-        reason = f"{what}: {lines[-1][:100] if lines else f'exit {proc.returncode}'}".replace("|", "/")
+        lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+        errors = [ln for ln in lines if re.match(r"^[\w.]+(Error|Exception)\b", ln)]  # 'torch…InductorError: …'
+        last = (errors or lines or [f"exit {proc.returncode}"])[-1]
+        reason = f"{'compile failed' if compile else 'failed'}: {last[:100]}".replace("|", "/")
     return (results[-1] if results else {}), reason
 
 

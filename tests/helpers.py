@@ -44,7 +44,7 @@ def base_overrides(root: Path, out: Path) -> list[str]:
 # GraphMLP on ground truth: 2 sequences × 2 cameras × 24 frames = 96 items, 12 steps of 8 per epoch.
 GRAPHMLP = ["model_3D_prediction=GraphMLP", "model_2D_prediction=GroundTruth", "data.actions=[Walking]",
             "data.cameras=[0, 1]", "lifting.preset=tiny", "lifting.batch_size=8", "lifting.epochs=3",
-            "noise_std=0.0"]
+            "noise_std=0.0", "lifting.train_stride=1"]
 GRAPHMLP_STEPS = 3 * 12
 # ViTPose tiny64, 1 epoch of 32 crops (4 steps of 8), 16 validation crops.
 VITPOSE = ["model_2D_prediction=ViTPose", "pose2d.vitpose_preset=tiny64", "pose2d.epochs=1", "pose2d.batch_size=8"]

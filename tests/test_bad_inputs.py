@@ -284,8 +284,9 @@ CASES = {
     # --- the run itself ------------------------------------------------------------------------
     "output_root_is_a_file": Bad("main.py", G + ("output_root={out}/bad.yml",), ("Not a directory: {out}/bad.yml",),
                                  _bad_yaml),
-    "non_finite_loss": Bad("main.py", G + ("noise_std=.inf", "lifting.epochs=1"), ("non-finite loss",),
+    "non_finite_loss": Bad("main.py", G + ("lifting.lr=1.0e+30", "lifting.epochs=1"), ("non-finite loss",),
                            new_outputs_ok=True),
+    "infinite_noise": Bad("main.py", G + ("noise_std=.inf",), ("'noise_std' = inf must be finite",)),
 }
 
 

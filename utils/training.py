@@ -187,7 +187,6 @@ def fit(t: Trainer) -> dict:
         logger.info("resume=true but %s does not exist yet: starting from scratch", last_path)
     if runtime.is_main_process():
         _remove_stale_temporaries(t.run_dir)
-        _write_config(t.run_dir / "config.yml", t.config)  # inputs are validated by now: loaders built, resume checked
 
     metrics: dict = {}
     for epoch in range(start_epoch, t.epochs):
@@ -217,6 +216,7 @@ def fit(t: Trainer) -> dict:
             if improved:
                 atomic_save(ckpt, best_path)
             atomic_save(ckpt, last_path)
+            _write_config(t.run_dir / "config.yml", t.config)  # with the checkpoint: a failed run leaves the old one
             plot_curves(csv_path, t.run_dir / "curves.png", title=t.desc)
             logger.info("%s epoch %d: %s", t.desc, epoch + 1,
                         ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
