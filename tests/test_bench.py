@@ -118,9 +118,24 @@ def test_child_protocol_prints_one_json_line_per_phase(capsys):
     assert lines[-1]["batch"] == 2 and lines[-1]["train_repeats"] >= 3
 
 
-def test_child_process_is_stopped_at_its_time_limit():
+def test_child_process_is_stopped_at_its_time_limit(tmp_path, monkeypatch):
+    from bench import bench_models
+
     result, reason = measure_in_child("GraphMLP", "tiny", 2, timeout_s=0.5, budget_s=0.0)
     assert result == {} and reason == "timing > 0.5 s limit"
+    # a compile killed at its limit empties the bench's own inductor cache (a truncated kernel may be left)
+    cache = tmp_path / "inductor"
+    (cache / "xy").mkdir(parents=True)
+    (cache / "xy" / "kernel.so").write_bytes(b"")
+    monkeypatch.setattr(bench_models, "INDUCTOR_CACHE", cache)
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    _, reason = measure_in_child("GraphMLP", "tiny", 2, timeout_s=0.5, compile=True)
+    assert reason == "compile + timing > 0.5 s limit" and not cache.exists()
+
+
+def test_child_failure_reason_is_the_exception_line():
+    result, reason = measure_in_child("NoSuchFamily", "tiny", 2, timeout_s=120)
+    assert result == {} and reason.startswith("failed: KeyError: \"unknown model family 'NoSuchFamily'")
 
 
 # --- data -------------------------------------------------------------------------------------
