@@ -36,8 +36,8 @@ CPU_PRESETS = (("ViTPose", "tiny"), ("ViTPose", "tiny64"), ("Hourglass", "tiny")
 OFFICIAL_PRESETS = (("ViTPose", "B"), ("Hourglass", "8stack"), ("GraphMLP", "T243"), ("SkateFormer", "ntu"))
 FAMILIES = ("ViTPose", "Hourglass", "GraphMLP", "SkateFormer")
 PHASES = ("train", "forward")
-# The compile children's own inductor cache (kept between runs; emptied when a compile is killed at its
-# time limit, which can leave a truncated kernel library behind): never the user's default cache.
+# The children's own inductor cache (kept between runs; emptied when a compile is killed at its time
+# limit, which can leave a truncated kernel library behind), so a kill never damages the default cache.
 INDUCTOR_CACHE = Path(tempfile.gettempdir()) / f"bench_inductor_cache_{os.getuid() if hasattr(os, 'getuid') else 0}"
 
 InputFn = Callable[[int], tuple[torch.Tensor, ...]]
@@ -166,8 +166,8 @@ def measure_in_child(family: str, preset: str, batch: int, timeout_s: float, *, 
     cmd = [sys.executable, "-m", "bench.bench_models", "--measure", family, preset, str(batch),
            "--threads", str(torch.get_num_threads()), "--budget", str(budget_s), "--phases", *phases]
     cmd += ["--compile"] if compile else []
-    child_env = dict(os.environ)
-    child_env.setdefault("TORCHINDUCTOR_CACHE_DIR", str(INDUCTOR_CACHE))
+    # always the bench's own cache: torch itself writes its default into os.environ on first use
+    child_env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(INDUCTOR_CACHE)}
     for key, value in (env or {}).items():
         if value is None:
             child_env.pop(key, None)
@@ -183,7 +183,7 @@ def measure_in_child(family: str, preset: str, batch: int, timeout_s: float, *, 
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, stderr = proc.communicate()
         reason = f"{'compile + ' if compile else ''}timing > {timeout_s:.3g} s limit"
-        if compile and Path(child_env["TORCHINDUCTOR_CACHE_DIR"]) == INDUCTOR_CACHE:
+        if compile and child_env["TORCHINDUCTOR_CACHE_DIR"] == str(INDUCTOR_CACHE):
             shutil.rmtree(INDUCTOR_CACHE, ignore_errors=True)  # a killed compile can leave a truncated .so
     results = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
     if reason is None and proc.returncode != 0:
