@@ -1,6 +1,7 @@
 """Evaluation of the downstream models on a 2D source (used by get3Dprediction.py and compare.py)."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from dataloader.h36m import ACTIONS
 from dataloader.lifting_dataset import LiftingDataset
 from dataloader.loaders import make_loader
 from dataloader.sources import build_source
-from utils import downstream
+from utils import downstream, layout
+from utils.artifact import ArtifactError
 from utils.checkpoint import CheckpointError, load_checkpoint
 from utils.metrics import mpjpe, p_mpjpe
 
@@ -66,13 +68,15 @@ def lifting_metrics(pred: np.ndarray, target: np.ndarray, actions: np.ndarray) -
 def evaluate_lifter(cfg, data, device, ckpt_path: Path, keys, fix: str):
     model, ckpt = load_downstream(ckpt_path, "GraphMLP", fix, device)
     frames = ckpt["model_kwargs"]["frames"]
-    source = build_source(cfg, data, keys, cfg.model_2D_dataset, sample=False)
+    # a Probabilistic source is read once with its covariance factors: the Monte-Carlo pass reuses it
+    sampled = build_source(cfg, data, keys, cfg.model_2D_dataset, sample=cfg.model_2D_dataset == "Probabilistic")
+    source = dataclasses.replace(sampled, cholesky=None)  # the evaluation itself reads the means
     dataset = LiftingDataset(data, keys, source, frames)
     loader = make_loader(dataset, batch_size=cfg.lifting.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
                          seed=cfg.seed, device=device)
     pred, target, index, actions = _predict(model, loader, cfg.lifting.test_flip, device, "evaluate")
     return model, {"predictions": pred, "targets": target, "index": index, "actions": actions,
-                   "metrics": lifting_metrics(pred, target, actions), "frames": frames}
+                   "metrics": lifting_metrics(pred, target, actions), "frames": frames, "source": sampled}
 
 
 def monte_carlo_spread(cfg, data, device, model, keys, result: dict) -> dict:
@@ -81,7 +85,10 @@ def monte_carlo_spread(cfg, data, device, model, keys, result: dict) -> dict:
     Returns the mean per-joint 3D spread (mm; RMS distance of the samples from their mean) and its
     Pearson correlation with the actual per-joint error of the mean prediction, over (frame, joint).
     """
-    source = build_source(cfg, data, keys, "Probabilistic", sample=True)
+    source = result["source"]  # evaluate_lifter's Probabilistic source, with its Cholesky factors
+    if source.cholesky is None:  # a deterministic artifact under the Probabilistic name
+        raise ArtifactError(f"the Probabilistic 2D artifact {layout.prediction_dir(cfg, 'Probabilistic')} has no "
+                            f"covariance; create it with `{layout.prediction_command('Probabilistic')}`")
     samples = []
     for k in range(cfg.evaluate.num_samples):
         dataset = LiftingDataset(data, keys, source, result["frames"], seed=cfg.seed + 1 + k)
