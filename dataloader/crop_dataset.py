@@ -49,7 +49,7 @@ def normalise_image(crop: np.ndarray) -> torch.Tensor:
 
 
 class FrameCropDataset(Dataset):
-    """Items: dict(image (3, H, W), heatmaps (J, h, w), weights (J,), target_hm (J, 2),
+    """Items: dict(image (3, H, W), heatmaps (J, h, w), weights (J,) (with `targets`), target_hm (J, 2),
     keypoints (J, 2) full-frame px, to_heatmap (2, 3) full frame → heatmap, box_size (), index (4,)).
 
     Args:
@@ -57,16 +57,17 @@ class FrameCropDataset(Dataset):
         keys: SequenceKeys to use; cameras: camera indices; stride: every k-th frame.
         input_size, heatmap_size: (H, W) of the model input and output.
         augment: random rotation/scale/flip (training).
+        targets: False leaves out heatmaps/weights (prediction: their encoding is a fifth of an item's cost).
         max_items: 0 = all; else a subset of this size, redrawn each epoch when augmenting
             (training) and fixed otherwise (validation).
     """
 
     def __init__(self, data, keys, cameras, stride: int, input_size, heatmap_size, *, sigma: float = 2.0,
                  margin: float = 1.25, augment: bool = False, rotation: float = 30.0, scale: float = 0.25,
-                 flip_prob: float = 0.5, max_items: int = 0, seed: int = 0):
+                 flip_prob: float = 0.5, max_items: int = 0, seed: int = 0, targets: bool = True):
         self.data, self.keys = data, list(keys)
         self.input_size, self.heatmap_size = tuple(input_size), tuple(heatmap_size)
-        self.sigma, self.margin, self.augment = sigma, margin, augment
+        self.sigma, self.margin, self.augment, self.targets = sigma, margin, augment, targets
         self.rotation, self.scale, self.flip_prob = rotation, scale, flip_prob
         self.all_items = frame_items(data, self.keys, cameras, stride)
         self.max_items, self.seed = max_items, seed
@@ -109,10 +110,10 @@ class FrameCropDataset(Dataset):
         target = apply_affine(keypoints, to_heatmap)
         if flip:
             target = target[list(FLIP_PERMUTATION)]
-        heatmaps, weights = encode_heatmaps(target, self.heatmap_size, self.sigma)
-        return {
-            "image": normalise_image(crop),
-            "heatmaps": heatmaps, "weights": weights,
+        item = {"image": normalise_image(crop)}
+        if self.targets:
+            item["heatmaps"], item["weights"] = encode_heatmaps(target, self.heatmap_size, self.sigma)
+        return item | {
             "target_hm": torch.from_numpy(target.astype(np.float32)),
             "keypoints": torch.from_numpy(keypoints.astype(np.float32)),
             "to_heatmap": torch.from_numpy(to_heatmap.astype(np.float32)),

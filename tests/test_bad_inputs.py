@@ -266,6 +266,10 @@ CASES = {
         "get3Dprediction.py", G + ("model_2D_dataset=Probabilistic", "data.cameras=[0]"),
         ("covariance_2d.npy: covariance not positive-definite at frame 11 (S1 'Walking' camera 0 frame 11)",),
         _non_spd_probabilistic),
+    "artifact_without_covariance": Bad(
+        "get3Dprediction.py", G + ("model_2D_dataset=Probabilistic", "data.cameras=[0]"),
+        ("predictions/Probabilistic has no covariance", "python get2Dpredictions_prob_pose.py"),
+        lambda root, out: shutil.copytree(_artifact(out), _artifact(out, "Probabilistic"))),
     "artifact_frame_missing": Bad("get3Dprediction.py", G + EVAL,
                                   ("S9 'Walking' camera 0 does not match the dataset (first missing frame 5)",
                                    "python get2Dpredictions.py model_2D_prediction=ViTPose"), _drop_test_frame),

@@ -208,3 +208,16 @@ def test_full_frame_keypoints_survive_crop_heatmap_round_trip_within_a_pixel(rot
             decoded = decoded[list(FLIP_PERMUTATION)]
         recovered = apply_affine(decoded, invert_affine(to_heatmap))
         assert np.abs(recovered - keypoints).max() < 1.0, np.abs(recovered - keypoints).max()
+
+
+def test_numpy_encoding_of_the_data_loader_equals_the_torch_one():
+    generator = torch.Generator().manual_seed(1)
+    h, w = HEATMAP
+    keypoints = torch.rand(3, NUM_JOINTS, 2, generator=generator) * torch.tensor([w + 6.0, h + 6.0]) - 3  # some off-map
+    keypoints[0, 2] = float("nan")
+    visible = torch.rand(3, NUM_JOINTS, generator=generator) > 0.2
+    expected = encode_heatmaps(keypoints, HEATMAP, sigma=1.5, visible=visible)
+    actual = encode_heatmaps(keypoints.numpy(), HEATMAP, sigma=1.5, visible=visible.numpy())
+    assert actual[0].dtype == expected[0].dtype == torch.float32
+    assert 0 < expected[1].sum() < expected[1].numel()  # both kinds of joint present
+    torch.testing.assert_close(actual, expected)

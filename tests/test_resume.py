@@ -51,16 +51,16 @@ def test_sigkilled_and_resumed_run_equals_uninterrupted(graphmlp_run, tiny_root,
     last = run_dir / "last.pt"
     args = base_overrides(tiny_root, out) + GRAPHMLP + ["resume=true"]  # the first start has nothing to resume
 
-    def plotted_after(epoch):  # that epoch's bookkeeping is over: the next epoch is running
-        curves = run_dir / "curves.png"
-        return lambda: (_checkpoint_epoch(last) >= epoch and curves.is_file()
-                        and curves.stat().st_mtime_ns >= last.stat().st_mtime_ns)
+    def bookkept_after(epoch):  # that epoch's bookkeeping is over (config.yml follows last.pt): epoch + 1 runs
+        config = run_dir / "config.yml"
+        return lambda: (_checkpoint_epoch(last) >= epoch and config.is_file()
+                        and config.stat().st_mtime_ns >= last.stat().st_mtime_ns)
 
-    # 3 epochs of 12 steps; each epoch ends with its metrics row, model.pt, last.pt, curves.png.
+    # 3 epochs of 12 steps; each epoch ends with its metrics row, model.pt, last.pt, config.yml (+ curves.png).
     kill_points = [
-        ("in epoch 1, before any checkpoint", lambda: (run_dir / "config.yml").is_file(), 0.05),
-        ("just after epoch 1's last.pt (plotting)", lambda: _checkpoint_epoch(last) >= 1, 0.0),
-        ("inside epoch 3", plotted_after(2), 0.05),
+        ("in epoch 1, before any checkpoint", lambda: run_dir.is_dir(), 0.05),
+        ("just after epoch 1's last.pt", lambda: _checkpoint_epoch(last) >= 1, 0.0),
+        ("inside epoch 3", bookkept_after(2), 0.05),
     ]
     killed_at = []
     for i, (name, ready, delay) in enumerate(kill_points):

@@ -70,6 +70,9 @@ def evaluate_lifter(cfg, data, device, ckpt_path: Path, keys, fix: str):
     frames = ckpt["model_kwargs"]["frames"]
     # a Probabilistic source is read once with its covariance factors: the Monte-Carlo pass reuses it
     sampled = build_source(cfg, data, keys, cfg.model_2D_dataset, sample=cfg.model_2D_dataset == "Probabilistic")
+    if cfg.model_2D_dataset == "Probabilistic" and sampled.cholesky is None:  # a deterministic artifact there
+        raise ArtifactError(f"the Probabilistic 2D artifact {layout.prediction_dir(cfg, 'Probabilistic')} has no "
+                            f"covariance; create it with `{layout.prediction_command('Probabilistic')}`")
     source = dataclasses.replace(sampled, cholesky=None)  # the evaluation itself reads the means
     dataset = LiftingDataset(data, keys, source, frames)
     loader = make_loader(dataset, batch_size=cfg.lifting.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
@@ -86,9 +89,8 @@ def monte_carlo_spread(cfg, data, device, model, keys, result: dict) -> dict:
     Pearson correlation with the actual per-joint error of the mean prediction, over (frame, joint).
     """
     source = result["source"]  # evaluate_lifter's Probabilistic source, with its Cholesky factors
-    if source.cholesky is None:  # a deterministic artifact under the Probabilistic name
-        raise ArtifactError(f"the Probabilistic 2D artifact {layout.prediction_dir(cfg, 'Probabilistic')} has no "
-                            f"covariance; create it with `{layout.prediction_command('Probabilistic')}`")
+    if source.cholesky is None:
+        raise ValueError("monte_carlo_spread takes the result of evaluate_lifter on the Probabilistic source")
     samples = []
     for k in range(cfg.evaluate.num_samples):
         dataset = LiftingDataset(data, keys, source, result["frames"], seed=cfg.seed + 1 + k)
