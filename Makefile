@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/requirements.stamp
 EXPERIMENT ?= synthetic_quick
 
-.PHONY: demo test data bench inspect clean-venv
+.PHONY: demo test data bench inspect readme clean-venv
 
 $(STAMP): requirements.txt
 	@echo "bootstrapping $(VENV) from requirements.txt (about 2 minutes the first time)"
@@ -30,6 +30,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench $(ARGS)
+
+# copy the measured tables (report.md of the demo, bench.md) into README.md between their markers
+readme: $(STAMP)
+	$(PY) -m utils.readme results checkpoint/$(EXPERIMENT)/report.md
+	$(PY) -m utils.readme bench bench/results/bench.md
 
 clean-venv:
 	rm -rf $(VENV)

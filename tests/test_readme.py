@@ -1,0 +1,51 @@
+"""README blocks are copied from the measured report / bench tables, not typed in."""
+import pytest
+
+from utils.readme import main, report_tables, splice
+
+README = "# Title\n\nintro\n<!-- results:begin -->\nold table\n<!-- results:end -->\n\n## Next\n"
+REPORT = """# Study report: x
+
+Profile `quick`.
+
+## 2D estimators
+
+| model | PCK |
+|---|---|
+| ViTPose | 0.5 |
+
+![curves](2d/ViTPose/curves.png)
+
+## Figures
+
+- ![a](figures/a.png)
+
+## Time per stage (this machine)
+
+| stage | seconds |
+|---|---|
+| data | 11 |
+"""
+
+
+def test_splice_replaces_only_the_block():
+    out = splice(README, "results", "new")
+    assert out == README.replace("old table", "new")
+    with pytest.raises(ValueError, match="bench:begin"):
+        splice(README, "bench", "x")
+
+
+def test_report_tables_drop_figures_and_nest_headings():
+    body = report_tables(REPORT)
+    assert "### 2D estimators" in body and "### Time per stage" in body and "| ViTPose | 0.5 |" in body
+    assert "![" not in body and "Figures" not in body and "Study report" not in body
+
+
+def test_cli_writes_the_readme_and_refuses_a_missing_source(tmp_path, capsys):
+    readme, report = tmp_path / "README.md", tmp_path / "report.md"
+    readme.write_text(README)
+    report.write_text(REPORT)
+    assert main(["results", str(report), "--readme", str(readme)]) == 0
+    assert "| data | 11 |" in readme.read_text() and "old table" not in readme.read_text()
+    assert main(["bench", str(tmp_path / "missing.md"), "--readme", str(readme)]) == 1
+    assert "run `make bench` first" in capsys.readouterr().err
