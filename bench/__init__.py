@@ -100,7 +100,8 @@ def fmt_count(n: float) -> str:
 
 
 def fmt_seconds(s: float) -> str:
-    return f"{s * 1e3:.3g} ms" if s < 1 else f"{s:.3g} s"
+    """3 significant digits below 100 s ('20.4 ms', '58.6 s'), whole seconds above ('1000 s', not '1e+03 s')."""
+    return f"{s * 1e3:.3g} ms" if s < 1 else f"{s:.3g} s" if s < 100 else f"{s:.0f} s"
 
 
 def fmt_ratio(r: float | None) -> str:

@@ -224,3 +224,9 @@ def test_set_compiled_fills_ratios_and_reasons():
     assert rows[1].notes.startswith("B=2, ratio vs eager timed alternately with it: 8 samples/s")
     assert rows[1].notes.endswith("first call (compile) 3 s")
     assert rows[1].numbers["compiled_sps"] == 5.0 and rows[1].numbers["compile_train_s"] == 3.2
+
+
+def test_seconds_are_printed_without_scientific_notation():
+    from bench import fmt_seconds
+
+    assert [fmt_seconds(s) for s in (0.0204, 58.63, 999.6, 12345.0)] == ["20.4 ms", "58.6 s", "1000 s", "12345 s"]
