@@ -21,6 +21,7 @@ from dataloader.reader import load_human36m
 from utils import layout
 from utils import visualisation as vis
 from utils.cli import run, setup
+from utils.metrics import mean_joint_error_2d
 
 logger = logging.getLogger("visualisation2D")
 
@@ -37,7 +38,7 @@ def draw_panel(ax, data, key, frame: int, prediction, panel_size: int) -> None:
     vis.draw_pose_2d(ax, ground_truth, ground_truth=True)
     vis.draw_pose_2d(ax, prediction)
     ax.set_title(f"{subject} · {sequence} · cam {cam} ({CAMERA_IDS[cam]}) · frame {frame}\n"
-                 f"2D error {vis.pose_error_px(prediction, ground_truth):.1f} px", fontsize=8)
+                 f"2D error {mean_joint_error_2d(prediction, ground_truth):.1f} px", fontsize=8)
 
 
 def main(argv):

@@ -24,6 +24,7 @@ from dataloader.reader import load_human36m
 from utils import layout
 from utils import visualisation as vis
 from utils.cli import run, setup
+from utils.metrics import mean_joint_error_2d
 
 logger = logging.getLogger("visualisation2Dprobpose")
 SOURCE = "Probabilistic"
@@ -47,7 +48,7 @@ def draw_panel(ax, data, key, frame: int, mean, covariance, num_poses: int, pane
     vis.draw_pose_2d(ax, mean, markersize=2.5)
     sigma = np.sqrt(np.trace(vis.marginal_covariances(covariance), axis1=-2, axis2=-1) / 2).mean()
     ax.set_title(f"{subject} · {sequence} · cam {cam} ({CAMERA_IDS[cam]}) · frame {frame}\n"
-                 f"2D error {vis.pose_error_px(mean, ground_truth):.1f} px · mean σ {sigma:.1f} px", fontsize=8)
+                 f"2D error {mean_joint_error_2d(mean, ground_truth):.1f} px · mean σ {sigma:.1f} px", fontsize=8)
 
 
 def correlation_figure(cfg, art, first: tuple, rows: np.ndarray):

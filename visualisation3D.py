@@ -21,6 +21,7 @@ from dataloader.h36m import canonical_action
 from utils import layout
 from utils import visualisation as vis
 from utils.cli import run, setup
+from utils.metrics import mpjpe
 
 logger = logging.getLogger("visualisation3D")
 MODEL = "GraphMLP"  # the 2D → 3D lifter; SkateFormer (actions) has no 3D output
@@ -47,7 +48,7 @@ def draw_sample(subfig, prediction: np.ndarray, target: np.ndarray, title: str) 
         vis.draw_pose_3d(ax, prediction)
         vis.setup_axes_3d(ax, [prediction, target], view=view)
         ax.set_title(f"{view} view", fontsize=8, pad=0)
-    subfig.suptitle(f"{title}\nMPJPE {vis.mpjpe_mm(prediction, target):.1f} mm", fontsize=9)
+    subfig.suptitle(f"{title}\nMPJPE {mpjpe(prediction, target) * 1000:.1f} mm", fontsize=9)
 
 
 def main(argv):

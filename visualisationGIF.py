@@ -23,6 +23,7 @@ from dataloader.reader import load_human36m
 from utils import layout
 from utils import visualisation as vis
 from utils.cli import run, setup
+from utils.metrics import mean_joint_error_2d, mpjpe
 
 logger = logging.getLogger("visualisationGIF")
 MODEL = "GraphMLP"
@@ -121,9 +122,9 @@ def main(argv):
             vis.update_ellipses(ellipses, shown_2d[t], covariances[t])
         vis.update_pose_3d(pose_3d, poses[t])
         vis.update_pose_3d(gt_3d, targets[t])
-        error_2d = "" if predicted is None else f" · error {vis.pose_error_px(shown_2d[t], truth_2d[t]):.1f} px"
+        error_2d = "" if predicted is None else f" · error {mean_joint_error_2d(shown_2d[t], truth_2d[t]):.1f} px"
         titles[0].set_text(f"frame {int(frame)} · 2D input: {cfg.model_2D_dataset}{error_2d}")
-        titles[1].set_text(f"lifted 3D · MPJPE {vis.mpjpe_mm(poses[t], targets[t]):.1f} mm")
+        titles[1].set_text(f"lifted 3D · MPJPE {mpjpe(poses[t], targets[t]) * 1000:.1f} mm")
         images.append(vis.figure_to_rgb(fig))
 
     name = f"sequence_{MODEL}_{train_tag}_on_{cfg.model_2D_dataset}_{subject}_{sequence}_cam{cam}"

@@ -198,11 +198,6 @@ def show_crop(ax, crop: np.ndarray, extent, dim: float = 0.25):
     return artist
 
 
-def pose_error_px(prediction: np.ndarray, target: np.ndarray) -> float:
-    """Mean Euclidean joint distance (px) between two (J, 2) poses."""
-    return float(np.linalg.norm(np.asarray(prediction) - np.asarray(target), axis=-1).mean())
-
-
 def marginal_covariances(covariance: np.ndarray) -> np.ndarray:
     """(..., 2J, 2J) joint-major covariance → (..., J, 2, 2) per-joint marginals (the diagonal blocks)."""
     covariance = np.asarray(covariance)
@@ -358,11 +353,6 @@ def setup_axes_3d(ax, poses: list[np.ndarray], view: str = "front", radius: floa
         else:
             axis.set_label_text(labels[name], fontsize=fontsize)
             axis.labelpad = 0
-
-
-def mpjpe_mm(prediction: np.ndarray, target: np.ndarray) -> float:
-    """Mean per-joint position error (Protocol 1) in mm of one (J, 3) pose in metres."""
-    return float(np.linalg.norm(np.asarray(prediction) - np.asarray(target), axis=-1).mean() * 1000)
 
 
 # --- choosing what to draw ---------------------------------------------------------------------
