@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -347,12 +348,16 @@ def to_dict(cfg) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def save_config(cfg: Config, path: Path) -> None:
-    """Write the resolved configuration as YAML (next to every output)."""
+def save_config(cfg: Config | dict, path: Path) -> None:
+    """Write the resolved configuration (a Config or its ``to_dict``) as YAML, atomically (next to every output).
+
+    The temporary file is ``.<name>.tmp<pid>``, the pattern a run folder's stale-temporary cleanup removes.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
-    tmp.replace(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(yaml.safe_dump(cfg if isinstance(cfg, dict) else to_dict(cfg), sort_keys=False))
+    os.replace(tmp, path)
 
 
 def split_argv(argv: list[str]) -> tuple[str | None, list[str], set[str]]:

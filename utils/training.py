@@ -20,6 +20,7 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
+from config import save_config
 from utils import runtime
 from utils.checkpoint import (atomic_save, load_checkpoint, make_checkpoint, resume_rng_state, rng_state,
                               set_rng_state)
@@ -151,14 +152,6 @@ def _append_csv(path: Path, row: dict) -> None:
     _write_csv(path, list(row), kept + [row])
 
 
-def _write_config(path: Path, config: dict) -> None:
-    import yaml
-
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
-    os.replace(tmp, path)
-
-
 def _remove_stale_temporaries(run_dir: Path) -> None:
     """Temporary files of a run killed while writing (atomic_save / _write_csv never renamed them)."""
     for tmp in run_dir.glob(".*.tmp*"):
@@ -220,7 +213,7 @@ def fit(t: Trainer) -> dict:
             if improved:
                 atomic_save(ckpt, best_path)
             atomic_save(ckpt, last_path)
-            _write_config(t.run_dir / "config.yml", t.config)  # with the checkpoint: a failed run leaves the old one
+            save_config(t.config, t.run_dir / "config.yml")  # with the checkpoint: a failed run leaves the old one
             # redrawn at most every PLOT_EVERY_S (a plot costs ~0.5 s: a quarter of a tiny CPU epoch) and at the end
             if epoch + 1 == t.epochs or time.perf_counter() - last_plot >= PLOT_EVERY_S:
                 plot_curves(csv_path, t.run_dir / "curves.png", title=t.desc)
