@@ -210,7 +210,7 @@ def test_full_frame_keypoints_survive_crop_heatmap_round_trip_within_a_pixel(rot
         assert np.abs(recovered - keypoints).max() < 1.0, np.abs(recovered - keypoints).max()
 
 
-def test_numpy_encoding_of_the_data_loader_equals_the_torch_one():
+def test_numpy_and_tensor_inputs_give_the_same_maps():
     generator = torch.Generator().manual_seed(1)
     h, w = HEATMAP
     keypoints = torch.rand(3, NUM_JOINTS, 2, generator=generator) * torch.tensor([w + 6.0, h + 6.0]) - 3  # some off-map

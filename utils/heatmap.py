@@ -39,40 +39,26 @@ def encode_heatmaps(keypoints: torch.Tensor | np.ndarray, heatmap_size: tuple[in
     shape = tuple(np.shape(keypoints))
     if len(shape) < 2 or shape[-1] != 2:
         raise ValueError(f"keypoints must be (..., J, 2) (x, y), got shape {shape}")
-    if isinstance(keypoints, np.ndarray) and (visible is None or isinstance(visible, np.ndarray)):
-        heatmaps, weights = _encode_heatmaps_numpy(keypoints, heatmap_size, sigma, visible)
-        return torch.from_numpy(heatmaps), torch.from_numpy(weights)
-    keypoints = torch.as_tensor(keypoints, dtype=torch.float32)
+    # Computed in NumPy (a data-loader operation per sample: a tenth of torch's per-op overhead); tensors in
+    # are read on the CPU and the maps go back to their device.
+    device = keypoints.device if isinstance(keypoints, torch.Tensor) else torch.device("cpu")
+    keypoints = _as_numpy(keypoints).astype(np.float32, copy=False)
     h, w = heatmap_size
     x, y = keypoints[..., 0], keypoints[..., 1]  # (..., J)
-    weights = (torch.isfinite(x) & torch.isfinite(y) & (x >= -0.5) & (x < w - 0.5) & (y >= -0.5) & (y < h - 0.5))
-    if visible is not None:
-        weights &= torch.as_tensor(visible, device=keypoints.device).bool()
-    weights = weights.float()
-    x, y = torch.nan_to_num(x) * weights, torch.nan_to_num(y) * weights  # finite centres for masked joints
-    columns = torch.arange(w, dtype=torch.float32, device=keypoints.device)  # (w,)
-    rows = torch.arange(h, dtype=torch.float32, device=keypoints.device)  # (h,)
-    gx = torch.exp(-(columns - x[..., None]) ** 2 / (2 * sigma ** 2))  # (..., J, w)
-    gy = torch.exp(-(rows - y[..., None]) ** 2 / (2 * sigma ** 2))  # (..., J, h)
-    heatmaps = gy[..., :, None] * gx[..., None, :] * weights[..., None, None]  # (..., J, h, w)
-    return heatmaps, weights
-
-
-def _encode_heatmaps_numpy(keypoints: np.ndarray, heatmap_size: tuple[int, int], sigma: float,
-                           visible: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """``encode_heatmaps`` of one sample in NumPy: the data-loader path (a tenth of torch's per-op overhead)."""
-    h, w = heatmap_size
-    keypoints = keypoints.astype(np.float32, copy=False)
-    x, y = keypoints[..., 0], keypoints[..., 1]
     with np.errstate(invalid="ignore"):
         weights = np.isfinite(x) & np.isfinite(y) & (x >= -0.5) & (x < w - 0.5) & (y >= -0.5) & (y < h - 0.5)
     if visible is not None:
-        weights &= visible.astype(bool)
+        weights &= _as_numpy(visible).astype(bool)
     weights = weights.astype(np.float32)
-    x, y = np.nan_to_num(x) * weights, np.nan_to_num(y) * weights
+    x, y = np.nan_to_num(x) * weights, np.nan_to_num(y) * weights  # finite centres for masked joints
     gx = np.exp(-(np.arange(w, dtype=np.float32) - x[..., None]) ** 2 / np.float32(2 * sigma ** 2))  # (..., J, w)
     gy = np.exp(-(np.arange(h, dtype=np.float32) - y[..., None]) ** 2 / np.float32(2 * sigma ** 2))  # (..., J, h)
-    return (gy[..., :, None] * gx[..., None, :] * weights[..., None, None]).astype(np.float32), weights
+    heatmaps = (gy[..., :, None] * gx[..., None, :] * weights[..., None, None]).astype(np.float32)  # (..., J, h, w)
+    return torch.from_numpy(heatmaps).to(device), torch.from_numpy(weights).to(device)
+
+
+def _as_numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 def decode_heatmaps(heatmaps: torch.Tensor | np.ndarray, blur_kernel: int = 11,
