@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from utils import tables
+
 COLUMNS = ("group", "benchmark", "measured", "baseline (same run)", "ratio", "goal", "notes")
 
 
@@ -85,16 +87,13 @@ def fmt_rate(per_s: float | None, unit: str = "/s") -> str:
     """12345.6 → '12.3k/s'; None or NaN → 'n/a'."""
     if per_s is None or not math.isfinite(per_s):
         return "n/a"
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(per_s) >= 0.9995 * scale:  # 999.7 is '1k', not '1e+03'
-            return f"{per_s / scale:.3g}{suffix}{unit}"
-    return f"{per_s:.3g}{unit}"
+    return fmt_count(per_s) + unit
 
 
 def fmt_count(n: float) -> str:
     """89994513 → '90.0M'."""
     for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= 0.9995 * scale:
+        if abs(n) >= 0.9995 * scale:  # 999.7 is '1k', not '1e+03'
             return f"{n / scale:.3g}{suffix}"
     return f"{n:.3g}"
 
@@ -126,7 +125,4 @@ def error_reason(error: BaseException, limit: int = 80) -> str:
 
 def markdown_table(rows: list[Row]) -> str:
     """The rows as a GitHub markdown table (``|`` in cells escaped)."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for row in rows:
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row.cells()) + " |")
-    return "\n".join(lines)
+    return tables.markdown_table(list(COLUMNS), [[c.replace("|", "\\|") for c in row.cells()] for row in rows])
