@@ -91,10 +91,11 @@ def call(main: Callable[[list[str]], object], argv: list[str]) -> int:
 
 def run(main: Callable[[list[str]], object]) -> None:
     """Call `main(sys.argv[1:])` and exit with its status (see `call`): a user error is one line and 1."""
+    status = 1
     try:
         status = call(main, sys.argv[1:])
     finally:
-        runtime.cleanup_distributed()
+        runtime.cleanup_distributed(synchronise=status == 0)
     if status:
         raise SystemExit(status)
 

@@ -58,8 +58,13 @@ def init_distributed(device: torch.device) -> None:
         logger.info("distributed: rank %d of %d (%s)", rank(), world_size(), backend)
 
 
-def cleanup_distributed() -> None:
+def cleanup_distributed(synchronise: bool = True) -> None:
+    """Leave the process group. With `synchronise` (a rank that finished normally) wait for every rank
+    first: a rank tearing gloo down while another is still saving or evaluating can abort with
+    "terminate called without an active exception". A failed rank leaves at once (its peers may be gone)."""
     if is_distributed():
+        if synchronise:
+            dist.barrier()
         dist.destroy_process_group()
 
 
