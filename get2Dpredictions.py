@@ -17,7 +17,7 @@ import torch
 from tqdm import tqdm
 
 from config import MODELS_2D
-from dataloader.crop_dataset import FrameCropDataset
+from dataloader.crop_dataset import FrameCropDataset, normalise_images
 from dataloader.loaders import make_loader
 from dataloader.reader import load_human36m
 from utils import estimator, layout, runtime
@@ -60,8 +60,9 @@ def main(argv):
     table = estimator.sequence_table(data, keys)
     keypoints, index, errors = [], [], []
     for batch in tqdm(loader, desc=f"predict {name}", dynamic_ncols=True):
+        images = normalise_images(batch["image"].to(device))
         with runtime.autocast(device, cfg.runtime.amp):
-            heatmaps = estimator.predict_heatmaps(model, batch["image"].to(device), cfg.predict.flip_test)
+            heatmaps = estimator.predict_heatmaps(model, images, cfg.predict.flip_test)
         points_hm, _ = decode_heatmaps(heatmaps.float().cpu())
         keypoints.append(estimator.heatmap_to_full_frame(points_hm, batch["to_heatmap"], batch["flipped"]).numpy())
         errors.append(np.linalg.norm(keypoints[-1] - batch["keypoints"].numpy(), axis=-1).mean(-1))

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from dataloader.crop_dataset import FrameCropDataset
+from dataloader.crop_dataset import FrameCropDataset, normalise_images
 from dataloader.loaders import make_loader
 from dataloader.reader import load_human36m
 from get2Dpredictions import prediction_subjects
@@ -59,7 +59,8 @@ def main(argv):
     table = estimator.sequence_table(data, keys)
     means, covs, vis, index = [], [], [], []
     for batch in tqdm(loader, desc=f"predict Probabilistic {backbone}/{method}", dynamic_ncols=True):
-        mean_hm, cov_hm, visibility = prob_estimator.predict_gaussian(model, batch["image"].to(device), cfg.predict.flip_test)
+        images = normalise_images(batch["image"].to(device))
+        mean_hm, cov_hm, visibility = prob_estimator.predict_gaussian(model, images, cfg.predict.flip_test)
         mean, cov = prob_estimator.to_full_frame(mean_hm.cpu(), cov_hm.cpu(), batch["to_heatmap"], batch["flipped"])
         means.append(mean.view(len(mean), -1, 2).float().numpy())
         covs.append(cov)

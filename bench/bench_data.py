@@ -91,15 +91,16 @@ def crop_dataset(cfg, data, subjects, input_size, heatmap_size):
                             rotation=c.rotation, scale=c.scale, flip_prob=c.flip_prob, seed=cfg.seed)
 
 
-def item_breakdown(dataset, n: int = 48, seed: int = 0) -> dict:
-    """Per-item seconds of ``__getitem__`` in this process and of its frame read + JPEG decode alone."""
+def item_breakdown(dataset, batch_size: int, n: int = 96, seed: int = 0) -> dict:
+    """Per-item seconds of fetching batches (``__getitems__``, as the DataLoader does) in this process,
+    and of the frame read + JPEG decode alone."""
     from dataloader.crop_dataset import read_frame
 
     idx = np.random.default_rng(seed).choice(len(dataset), size=min(n, len(dataset)), replace=False)
-    dataset[int(idx[0])]  # warm-up (imports, caches)
+    dataset.__getitems__(idx[:batch_size].tolist())  # warm-up (imports, caches)
     t0 = time.perf_counter()
-    for i in idx:
-        dataset[int(i)]
+    for start in range(0, len(idx), batch_size):
+        dataset.__getitems__(idx[start:start + batch_size].tolist())
     item_s = (time.perf_counter() - t0) / len(idx)
     paths = []
     for i in idx:
@@ -157,9 +158,10 @@ def bench_crop_loader(cfg, data, subjects, train_sps: float | None, *, preset: s
     rows = [_loader_row(f"FrameCropDataset → DataLoader ({workers} workers, B={batch}) vs ViTPose {preset} "
                         f"training step", rate, train_sps, "consumed",
                         f"{len(dataset)} items, input {model.input_size[0]}×{model.input_size[1]}")]
-    parts = item_breakdown(dataset)
+    parts = item_breakdown(dataset, batch)
     rows.append(Row(
-        group="data", benchmark="FrameCropDataset item in one process: frame read + decode share",
+        group="data", benchmark=f"FrameCropDataset batches (B={batch}) in one process, per item: frame read + "
+                                f"decode share",
         measured=f"{fmt_rate(1 / parts['item_s'], ' items/s')}", baseline=f"{fmt_seconds(parts['read_s'])} read+decode",
         ratio=f"{100 * parts['read_s'] / parts['item_s']:.0f} % decode",
         notes=f"{fmt_seconds(parts['item_s'])} per item; frames {parts['frame_w']}×{parts['frame_h']} px JPEG; "
@@ -174,16 +176,17 @@ def bench_end_to_end(model, loader, name: str, budget_s: float = 8.0) -> Row:
     """The training step fed by `loader` (images) vs the same step on one fixed batch, timed just before
     and just after (the mean of the two medians), so both see the same machine load."""
     from bench.bench_models import train_step_fn
+    from dataloader.crop_dataset import normalise_images
 
     model.train()
     step = train_step_fn(model, [p for p in model.parameters() if p.requires_grad])
     iterator = iter(loader)
-    fixed = next(iterator)["image"]  # worker start-up excluded, as in loader_rate
+    fixed = normalise_images(next(iterator)["image"])  # worker start-up excluded, as in loader_rate
     alone = [timed(lambda: step(fixed), repeats=5, budget_s=budget_s / 4)[0]]
     samples, steps, t0 = 0, 0, time.perf_counter()
     while steps < 2 or time.perf_counter() - t0 < budget_s:
         try:
-            images = next(iterator)["image"]
+            images = normalise_images(next(iterator)["image"])
         except StopIteration:
             iterator = iter(loader)
             continue

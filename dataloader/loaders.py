@@ -35,11 +35,17 @@ class EpochRandomSampler(Sampler[int]):
         return self.n
 
 
+def keep_batch(batch):
+    """The collate of a dataset that fetches whole batches (``__getitems__``): the batch as it is."""
+    return batch
+
+
 def make_loader(dataset, *, batch_size: int, shuffle: bool, num_workers: int, seed: int,
                 drop_last: bool = False, device: torch.device | None = None) -> DataLoader:
     """A seeded DataLoader; a DistributedSampler shards it when running under torchrun.
 
-    Evaluation loaders keep every sample (no drop_last), unlike the original code.
+    Evaluation loaders keep every sample (no drop_last), unlike the original code. A dataset with
+    ``fetches_batches = True`` builds each batch itself in ``__getitems__``; it is passed on uncollated.
     """
     if len(dataset) == 0:
         raise SystemExit("empty dataset: no frames match the configured subjects/actions/cameras "
@@ -52,6 +58,7 @@ def make_loader(dataset, *, batch_size: int, shuffle: bool, num_workers: int, se
         dataset, batch_size=batch_size, sampler=sampler,
         num_workers=num_workers, drop_last=drop_last and len(dataset) > batch_size,
         generator=torch.Generator().manual_seed(seed),
+        collate_fn=keep_batch if getattr(dataset, "fetches_batches", False) else None,
         worker_init_fn=runtime.worker_init_fn, persistent_workers=False,
         pin_memory=device is not None and device.type == "cuda",
     )

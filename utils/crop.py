@@ -42,31 +42,37 @@ import torch
 Array = np.ndarray | torch.Tensor
 
 
-def person_box(keypoints: Array, margin: float = 1.25, visible: Array | None = None) -> tuple[np.ndarray, float]:
-    """Square person box around 2D keypoints: centre of their bounding box, side = margin × its larger extent.
+def person_box(keypoints: Array, margin: float = 1.25,
+               visible: Array | None = None) -> tuple[np.ndarray, float | np.ndarray]:
+    """Square person boxes around 2D keypoints: centre of their bounding box, side = margin × its larger extent.
 
     Args:
-        keypoints: (J, 2) (x, y) full-frame pixels; non-finite or invisible joints are ignored.
+        keypoints: (..., J, 2) (x, y) full-frame pixels; non-finite or invisible joints are ignored.
         margin: side / larger extent of the keypoints' bounding box (1.25 as mmpose's padding).
-        visible: optional (J,) mask.
+        visible: optional (..., J) mask.
 
     Returns:
-        center (2,) float64 pixels and the side length in pixels (at least 1).
+        centres (..., 2) float64 pixels and side lengths in pixels (at least 1): a float for one pose
+        (J, 2), a float64 array (...) for a batch.
     """
     points = np.asarray(keypoints.detach().cpu() if isinstance(keypoints, torch.Tensor) else keypoints,
-                        dtype=np.float64).reshape(-1, 2)
-    keep = np.isfinite(points).all(axis=1)
+                        dtype=np.float64)
+    if points.ndim == 1:
+        points = points.reshape(-1, 2)
+    keep = np.isfinite(points).all(axis=-1)                                      # (..., J)
     if visible is not None:
-        keep &= np.asarray(visible, dtype=bool).reshape(-1)
-    if not keep.any():
+        keep &= np.asarray(visible, dtype=bool).reshape(keep.shape)
+    if not keep.any(axis=-1).all():
         raise ValueError("person_box: no finite visible keypoint to build the box from")
-    low, high = points[keep].min(axis=0), points[keep].max(axis=0)
-    return (low + high) / 2, max(float(margin * (high - low).max()), 1.0)
+    low = np.where(keep[..., None], points, np.inf).min(axis=-2)                 # (..., 2)
+    high = np.where(keep[..., None], points, -np.inf).max(axis=-2)
+    size = np.maximum(margin * (high - low).max(axis=-1), 1.0)
+    return (low + high) / 2, (float(size) if size.ndim == 0 else size)
 
 
-def crop_affine(center: Sequence[float] | Array, size: float, output_size: tuple[int, int], rotation: float = 0.0,
-                flip: bool = False, *, scale: float = 1.0) -> np.ndarray:
-    """2×3 affine mapping full-frame pixels → input-crop pixels.
+def crop_affine(center: Sequence[float] | Array, size: float | Array, output_size: tuple[int, int],
+                rotation: float | Array = 0.0, flip: bool | Array = False, *, scale: float | Array = 1.0) -> np.ndarray:
+    """2×3 affines mapping full-frame pixels → input-crop pixels, one per box (a batch broadcasts).
 
     The square of side ``size · scale`` centred on ``center`` is rotated by ``rotation`` and fitted, with
     one isotropic scale, into the output: its side maps onto min(H_in, W_in) − 1 pixels (UDP), centred at
@@ -76,25 +82,29 @@ def crop_affine(center: Sequence[float] | Array, size: float, output_size: tuple
     With ``flip`` the crop is then mirrored, x ← (W_in − 1) − x; pair it with ``FLIP_PERMUTATION`` on joints.
 
     Args:
-        center: (2,) box centre (x, y), full-frame pixels.
-        size: box side in full-frame pixels.
+        center: (..., 2) box centres (x, y), full-frame pixels.
+        size: box sides in full-frame pixels, scalar or (...).
         output_size: (H_in, W_in) crop size in pixels.
-        rotation: degrees.
-        flip: horizontal mirror.
-        scale: box scale factor (augmentation; > 1 zooms out).
+        rotation: degrees, scalar or (...).
+        flip: horizontal mirror, scalar or (...).
+        scale: box scale factor (augmentation; > 1 zooms out), scalar or (...).
 
     Returns:
-        (2, 3) float64.
+        (..., 2, 3) float64: (2, 3) for one box.
     """
     out_h, out_w = output_size
+    centre = np.asarray(center, dtype=np.float64)
+    centre = centre.reshape(2) if centre.size == 2 else centre
+    size, rotation, flip, scale = (np.asarray(v, dtype=np.float64) for v in (size, rotation, flip, scale))
+    lead = np.broadcast_shapes(centre.shape[:-1], size.shape, rotation.shape, flip.shape, scale.shape)
     k = (min(out_h, out_w) - 1) / (size * scale)
-    theta = math.radians(rotation)
-    linear = k * np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+    theta = np.radians(rotation)
+    cos, sin = np.broadcast_to(k * np.cos(theta), lead), np.broadcast_to(k * np.sin(theta), lead)
+    mirror = np.where(flip != 0, -1.0, 1.0)  # x − o_x ↦ o_x − x about the crop centre: row 0 negated
+    linear = np.stack([np.stack([mirror * cos, -mirror * sin], -1), np.stack([sin, cos], -1)], -2)  # (..., 2, 2)
     output_centre = np.array([(out_w - 1) / 2, (out_h - 1) / 2])
-    if flip:
-        linear = np.diag([-1.0, 1.0]) @ linear  # x − o_x ↦ o_x − x about the crop centre
-    centre = np.asarray(center, dtype=np.float64).reshape(2)
-    return np.concatenate([linear, (output_centre - linear @ centre)[:, None]], axis=1)
+    translation = output_centre - (linear @ np.broadcast_to(centre, (*lead, 2))[..., None])[..., 0]
+    return np.concatenate([linear, translation[..., None]], axis=-1)
 
 
 def warp_image(image: np.ndarray, affine: np.ndarray, output_size: tuple[int, int]) -> np.ndarray:

@@ -8,6 +8,7 @@ import re
 import numpy as np
 import torch
 
+from dataloader.crop_dataset import normalise_images
 from dataloader.h36m import FLIP_PERMUTATION, NUM_JOINTS
 from models.pose2d import build_pose_model
 from utils.crop import apply_affine, invert_affine
@@ -113,14 +114,14 @@ def keypoint_metrics(pred_full: torch.Tensor, batch: dict) -> dict:
 
 
 def train_step(model, batch):
-    pred = model(batch["image"])
+    pred = model(normalise_images(batch["image"]))
     loss = heatmap_loss(pred, batch["heatmaps"], batch["weights"])
     return loss, {}, len(pred)
 
 
 def make_eval_step(flip_test: bool):
     def step(model, batch):
-        heatmaps = predict_heatmaps(model, batch["image"], flip_test)
+        heatmaps = predict_heatmaps(model, normalise_images(batch["image"]), flip_test)
         keypoints_hm, _ = decode_heatmaps(heatmaps)
         pred_full = heatmap_to_full_frame(keypoints_hm, batch["to_heatmap"], batch["flipped"])
         loss = heatmap_loss(heatmaps[:, None], batch["heatmaps"], batch["weights"]).item()

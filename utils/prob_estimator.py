@@ -14,6 +14,7 @@ import copy
 import torch
 import torch.nn as nn
 
+from dataloader.crop_dataset import normalise_images
 from dataloader.h36m import FLIP_PERMUTATION, NUM_JOINTS
 from models.tictac import ProbabilisticPoseModel
 from utils.runtime import unwrap
@@ -48,7 +49,7 @@ def make_train_step(heatmap_peak: float, epoch_ref: list[int]):
         target = batch["target_hm"].flatten(1)
         visible = batch["weights"] > 0
         heatmaps = batch["heatmaps"] * heatmap_peak
-        outputs = model(batch["image"])
+        outputs = model(normalise_images(batch["image"]))
         terms = {m: model_of(model, m).loss(out, target, visible, heatmaps, epoch=epoch_ref[0]) for m, out in outputs.items()}
         loss = sum(t["total"] for t in terms.values())
         return loss, {f"{m}_loss": t["total"].item() for m, t in terms.items()}, len(target)
@@ -110,10 +111,10 @@ def gaussian_metrics(mean: torch.Tensor, cov: torch.Tensor, target: torch.Tensor
 
 def make_eval_step(flip_test: bool):
     def step(model, batch):
-        target = batch["keypoints"].double().flatten(1)
+        target, images = batch["keypoints"].double().flatten(1), normalise_images(batch["image"])
         metrics = {}
         for m in unwrap(model).methods:
-            mean_hm, cov_hm, _ = predict_gaussian(model_of(model, m), batch["image"], flip_test)
+            mean_hm, cov_hm, _ = predict_gaussian(model_of(model, m), images, flip_test)
             mean, cov = to_full_frame(mean_hm, cov_hm, batch["to_heatmap"], batch["flipped"])
             metrics.update(gaussian_metrics(mean, cov, target, f"{m}_"))
         return metrics, len(target)

@@ -11,6 +11,7 @@ import os
 import random
 from contextlib import nullcontext
 
+import cv2
 import numpy as np
 import torch
 import torch.distributed as dist
@@ -123,7 +124,10 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def worker_init_fn(worker_id: int) -> None:
-    """Distinct, reproducible NumPy/random streams per DataLoader worker."""
+    """Distinct, reproducible NumPy/random streams per DataLoader worker, and one OpenCV thread per
+    worker (torch gives its workers one thread; OpenCV's own pool would otherwise start a thread per core
+    in every worker: mmengine does the same)."""
+    cv2.setNumThreads(0)
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)

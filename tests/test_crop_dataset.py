@@ -1,0 +1,99 @@
+"""FrameCropDataset: batches fetched whole (``__getitems__``) are the items stacked, the crops show the
+joints where the targets say (under rotation, scale and flip), and augmentation is a function of
+(seed, epoch, item) alone.
+
+The fixture frames are black with the 2D joints drawn as white dots (tests/fixtures.write_frames), so a
+crop is right when its pixels at the target keypoints are bright.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dataloader.crop_dataset import IMAGENET_MEAN, IMAGENET_STD, FrameCropDataset, normalise_images
+from dataloader.loaders import make_loader
+from dataloader.reader import load_human36m
+from tests.fixtures import write_real_layout_fixture
+from utils.crop import heatmap_to_input
+
+INPUT, HEATMAP = (64, 48), (16, 12)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    fixture = write_real_layout_fixture(tmp_path_factory.mktemp("crops"), image_scale=0.128, detections=None)
+    return load_human36m(fixture.root)
+
+
+def dataset(data, **kwargs) -> FrameCropDataset:
+    return FrameCropDataset(data, data.sequences(), [0, 1], 1, INPUT, HEATMAP, seed=3, **kwargs)
+
+
+def test_a_fetched_batch_is_the_items_stacked(data):
+    crops = dataset(data, augment=True)
+    indices = [5, 0, 17, 9]
+    batch = crops.__getitems__(indices)
+    assert batch["image"].shape == (4, 3, *INPUT) and batch["image"].dtype == torch.uint8
+    assert batch["heatmaps"].shape == (4, 17, *HEATMAP) and batch["index"].shape == (4, 4)
+    for row, i in enumerate(indices):
+        item = crops[i]
+        assert item.keys() == batch.keys()
+        for name, value in item.items():
+            assert torch.equal(value, batch[name][row]), name
+
+
+def test_the_crop_shows_the_joints_where_the_targets_are(data):
+    crops = dataset(data, augment=True)
+    batch = crops.__getitems__(list(range(len(crops))))
+    assert 0.2 < batch["flipped"].float().mean() < 0.8       # both flipped and unflipped crops are checked
+    brightness = batch["image"].float().mean(1)              # (B, H, W)
+    points = heatmap_to_input(batch["target_hm"].double(), INPUT, HEATMAP).round().long()  # (B, J, 2) input px
+    inside = ((points >= 0) & (points < torch.tensor([INPUT[1], INPUT[0]]))).all(-1)
+    assert inside.float().mean() > 0.95
+    x, y = points[..., 0].clamp(0, INPUT[1] - 1), points[..., 1].clamp(0, INPUT[0] - 1)
+    at_joints = brightness[torch.arange(len(brightness))[:, None], y, x][inside]
+    assert (at_joints > 100).float().mean() > 0.9, at_joints  # white dots under the targets …
+    assert brightness.mean() < 20                             # … on a black frame
+
+
+def test_targets_follow_the_flip_permutation(data):
+    """Flipped crops swap left/right labels: mapped back through the inverse crop, every joint lands on its
+    own ground truth (a missing permutation puts the left hip on the right hip, 10+ px away)."""
+    from utils.estimator import heatmap_to_full_frame
+
+    crops = dataset(data, augment=True)
+    batch = crops.__getitems__(list(range(len(crops))))
+    back = heatmap_to_full_frame(batch["target_hm"], batch["to_heatmap"], batch["flipped"])
+    assert torch.allclose(back, batch["keypoints"], atol=1e-2)
+
+
+def test_augmentation_depends_on_seed_epoch_and_item_only(data):
+    crops = dataset(data, augment=True)
+    alone = crops[7]
+    in_batch = crops.__getitems__([3, 7, 11])
+    assert torch.equal(alone["image"], in_batch["image"][1]) and torch.equal(alone["to_heatmap"], in_batch["to_heatmap"][1])
+    crops.set_epoch(1)
+    next_epoch = torch.stack([crops[i]["to_heatmap"] for i in range(8)])
+    crops.set_epoch(0)
+    assert torch.equal(crops[7]["to_heatmap"], alone["to_heatmap"])
+    assert not torch.equal(next_epoch, torch.stack([crops[i]["to_heatmap"] for i in range(8)]))
+    plain = dataset(data)
+    assert not plain[7]["flipped"] and torch.equal(plain.__getitems__([7])["to_heatmap"][0], plain[7]["to_heatmap"])
+
+
+def test_the_loader_passes_fetched_batches_through(data):
+    crops = dataset(data, augment=True, targets=False)
+    loader = make_loader(crops, batch_size=8, shuffle=True, num_workers=0, seed=0)
+    order = list(iter(loader.sampler))[:8]
+    batch = next(iter(loader))
+    assert "heatmaps" not in batch and batch["image"].shape == (8, 3, *INPUT)
+    assert torch.equal(batch["index"], crops.__getitems__(order)["index"])
+
+
+def test_normalise_images_is_imagenet_mean_std_and_refuses_floats():
+    images = torch.randint(0, 256, (2, 3, 4, 5), dtype=torch.uint8)
+    expected = (images.numpy().transpose(0, 2, 3, 1) / np.float32(255) - IMAGENET_MEAN) / IMAGENET_STD
+    np.testing.assert_allclose(normalise_images(images).numpy(), expected.transpose(0, 3, 1, 2), atol=1e-6)
+    with pytest.raises(TypeError, match="uint8"):
+        normalise_images(images.float())
