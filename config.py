@@ -58,6 +58,7 @@ class DataConfig:
     cameras: list = _list(0, 1, 2, 3)            # camera indices 0..3
     frame_stride: int = 1                        # 2D training and validation use every k-th frame (predictions cover every frame)
     num_workers: int = 2                         # DataLoader workers
+    reduced_decode: bool = True                  # decode frames at ½/¼/⅛ JPEG scale when the crop keeps ≥ 1 px per input px
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,8 @@ def main(argv):
                          actions=cfg.data.actions or None)
     keys = data.sequences()
     dataset = FrameCropDataset(data, keys, cfg.data.cameras, 1, pose.input_size,
-                               pose.heatmap_size, sigma=cfg.pose2d.sigma, margin=cfg.pose2d.box_margin, targets=False)
+                               pose.heatmap_size, sigma=cfg.pose2d.sigma, margin=cfg.pose2d.box_margin, targets=False,
+                               reduced_decode=cfg.data.reduced_decode)
     loader = make_loader(dataset, batch_size=cfg.predict.batch_size, shuffle=False,
                          num_workers=cfg.data.num_workers, seed=cfg.seed, device=device)
     table = estimator.sequence_table(data, keys)

@@ -34,7 +34,8 @@ def build_datasets(cfg, data, model, seed):
         raise DataError(f"frame image {missing} is missing; extract the frames (python -m dataloader extract) "
                         f"or regenerate the synthetic data (make data)")
     c = cfg.pose2d
-    common = dict(input_size=model.input_size, heatmap_size=model.heatmap_size, sigma=c.sigma, margin=c.box_margin)
+    common = dict(input_size=model.input_size, heatmap_size=model.heatmap_size, sigma=c.sigma, margin=c.box_margin,
+                  reduced_decode=cfg.data.reduced_decode)
     train_set = FrameCropDataset(data, data.sequences(subjects=cfg.data.train_subjects), cfg.data.cameras,
                                  cfg.data.frame_stride, augment=True, rotation=c.rotation, scale=c.scale,
                                  flip_prob=c.flip_prob, max_items=c.max_train_items, seed=seed, **common)

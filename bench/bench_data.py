@@ -88,7 +88,8 @@ def crop_dataset(cfg, data, subjects, input_size, heatmap_size):
     c = cfg.pose2d
     return FrameCropDataset(data, data.sequences(subjects=subjects), cfg.data.cameras, cfg.data.frame_stride,
                             input_size, heatmap_size, sigma=c.sigma, margin=c.box_margin, augment=True,
-                            rotation=c.rotation, scale=c.scale, flip_prob=c.flip_prob, seed=cfg.seed)
+                            rotation=c.rotation, scale=c.scale, flip_prob=c.flip_prob, seed=cfg.seed,
+                            reduced_decode=cfg.data.reduced_decode)
 
 
 def item_breakdown(dataset, batch_size: int, n: int = 96, seed: int = 0) -> dict:
@@ -114,32 +115,34 @@ def item_breakdown(dataset, batch_size: int, n: int = 96, seed: int = 0) -> dict
     return {"item_s": item_s, "read_s": read_s, "frame_h": shape[0], "frame_w": shape[1], "items": len(idx)}
 
 
-def bench_decode(data, key, camera: int = 0, repeats: int = 15, seed: int = 0) -> Row:
+def bench_decode(data, key, camera: int = 0, repeats: int = 15, seed: int = 0) -> list[Row]:
     """JPEG decode of one frame at the camera's full resolution (the real Human3.6M's 1000 × 1000 px
-    frames): full decode vs ``cv2.IMREAD_REDUCED_COLOR_2`` (libjpeg's DCT-domain ½ scaling).
+    frames): full decode vs the ½, ¼ and ⅛ DCT-domain reductions ``data.reduced_decode`` picks from
+    (``cv2.IMREAD_REDUCED_COLOR_r``; a 256 × 192 crop of a ~600 px person uses ½ or ¼, a 64 × 48 one ⅛).
 
     The frame is a stored frame upscaled to the camera resolution, with σ = 6 grey-level noise standing in
     for sensor texture (a smooth image decodes faster than a photograph), encoded at JPEG quality 90.
     """
     import cv2
 
-    from dataloader.crop_dataset import read_frame
+    from dataloader.crop_dataset import REDUCED_DECODE, read_frame
 
     cam = data.camera(key.subject, camera)
     small = read_frame(data.frame_path(key, camera, 0))
     full = cv2.resize(small, (cam.res_w, cam.res_h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
     full += np.random.default_rng(seed).normal(0.0, 6.0, full.shape).astype(np.float32)
     ok, jpeg = cv2.imencode(".jpg", np.clip(full, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    seconds = {}
-    for flag in (cv2.IMREAD_COLOR, cv2.IMREAD_REDUCED_COLOR_2):
-        seconds[flag], _ = timed(lambda: cv2.imdecode(jpeg, flag), repeats=repeats, warmup=2, budget_s=2.0)
-    full_s, half_s = seconds[cv2.IMREAD_COLOR], seconds[cv2.IMREAD_REDUCED_COLOR_2]
-    return Row(group="data", benchmark=f"JPEG decode of a {cam.res_w}×{cam.res_h} frame: ½-scale "
-                                       f"(IMREAD_REDUCED_COLOR_2) vs full",
-               measured=fmt_seconds(half_s), baseline=f"{fmt_seconds(full_s)} full", ratio=fmt_ratio(full_s / half_s),
-               notes=f"the per-frame decode cost of real Human3.6M frames; {len(jpeg) / 1e3:.0f} kB JPEG "
-                     f"(upscaled stored frame + noise)",
-               numbers={"full_s": full_s, "half_s": half_s, "jpeg_bytes": float(len(jpeg))})
+    seconds = {r: timed(lambda: cv2.imdecode(jpeg, flag), repeats=repeats, warmup=2, budget_s=2.0)[0]
+               for r, flag in REDUCED_DECODE.items()}
+    return [Row(group="data", benchmark=f"JPEG decode of a {cam.res_w}×{cam.res_h} frame: 1/{r} scale "
+                                        f"(IMREAD_REDUCED_COLOR_{r}) vs full",
+                measured=fmt_seconds(seconds[r]), baseline=f"{fmt_seconds(seconds[1])} full",
+                ratio=fmt_ratio(seconds[1] / seconds[r]),
+                notes=f"the per-frame decode cost of real Human3.6M frames; {len(jpeg) / 1e3:.0f} kB JPEG "
+                      f"(upscaled stored frame + noise)",
+                numbers={"full_s": seconds[1], "reduced_s": seconds[r], "reduction": float(r),
+                         "jpeg_bytes": float(len(jpeg))})
+            for r in REDUCED_DECODE if r > 1]
 
 
 def bench_crop_loader(cfg, data, subjects, train_sps: float | None, *, preset: str | None = None,
@@ -166,7 +169,7 @@ def bench_crop_loader(cfg, data, subjects, train_sps: float | None, *, preset: s
         ratio=f"{100 * parts['read_s'] / parts['item_s']:.0f} % decode",
         notes=f"{fmt_seconds(parts['item_s'])} per item; frames {parts['frame_w']}×{parts['frame_h']} px JPEG; "
               f"{parts['items']} random items", numbers=parts))
-    rows.append(bench_decode(data, dataset.keys[0], camera=int(dataset.items[0][1])))
+    rows += bench_decode(data, dataset.keys[0], camera=int(dataset.items[0][1]))
     if end_to_end:
         rows.append(bench_end_to_end(model, loader, f"ViTPose {preset}", budget_s))
     return rows

@@ -33,9 +33,15 @@ def frame_items(data, keys, cameras, stride: int) -> np.ndarray:
     return np.concatenate(rows) if rows else np.zeros((0, 3), dtype=np.int64)
 
 
-def read_frame(path) -> np.ndarray:
-    """RGB uint8 (H, W, 3); a missing or undecodable file is a DataError naming it."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+REDUCED_DECODE = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+                  8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def read_frame(path, reduction: int = 1) -> np.ndarray:
+    """RGB uint8 (H, W, 3), decoded at 1/`reduction` of the stored size (1, 2, 4 or 8: libjpeg scales
+    in the DCT domain, so a reduced JPEG decode is faster and averages, rather than drops, pixels);
+    a missing or undecodable file is a DataError naming it."""
+    image = cv2.imread(str(path), REDUCED_DECODE[reduction])
     if image is None:
         raise DataError(f"frame image {path} is missing or unreadable; extract the frames (python -m dataloader "
                         f"extract) or regenerate the data (make data)")
@@ -55,6 +61,15 @@ def normalise_images(images: torch.Tensor) -> torch.Tensor:
     return (images.float() / 255.0 - mean) / std
 
 
+def decoded_to_input(full_to_input: np.ndarray, full_per_stored: np.ndarray, reduction: int) -> np.ndarray:
+    """(2, 3) affine decoded-image px → crop px: a stored frame scaled by `full_per_stored` (x_full =
+    s · x_stored) decoded at 1/`reduction`, whose pixel x covers stored pixels r·x … r·x + r − 1, so
+    x_stored = r·x + (r − 1)/2, then `full_to_input`."""
+    linear = full_to_input[:, :2]
+    return np.column_stack([linear * (full_per_stored * reduction),
+                            linear @ (full_per_stored * (reduction - 1) / 2) + full_to_input[:, 2]])
+
+
 class FrameCropDataset(Dataset):
     """Items: dict(image (3, H, W) uint8 RGB (``normalise_images`` makes the model input),
     heatmaps (J, h, w), weights (J,) (with `targets`), target_hm (J, 2), keypoints (J, 2) full-frame px,
@@ -71,6 +86,9 @@ class FrameCropDataset(Dataset):
         input_size, heatmap_size: (H, W) of the model input and output.
         augment: random rotation/scale/flip (training), drawn per item from (seed, epoch).
         targets: False leaves out heatmaps/weights (prediction: their encoding is a fifth of an item's cost).
+        reduced_decode: decode each frame at the smallest JPEG scale (1, ½, ¼, ⅛) that still gives the
+            crop at least one image pixel per input pixel (the real 1000 × 1000 frames for a 256 × 192
+            crop of a ~600 px person: ½ or ¼); False decodes every frame at its stored size (mmpose).
         max_items: 0 = all; else a subset of this size, redrawn each epoch when augmenting
             (training) and fixed otherwise (validation).
     """
@@ -78,10 +96,12 @@ class FrameCropDataset(Dataset):
 
     def __init__(self, data, keys, cameras, stride: int, input_size, heatmap_size, *, sigma: float = 2.0,
                  margin: float = 1.25, augment: bool = False, rotation: float = 30.0, scale: float = 0.25,
-                 flip_prob: float = 0.5, max_items: int = 0, seed: int = 0, targets: bool = True):
+                 flip_prob: float = 0.5, max_items: int = 0, seed: int = 0, targets: bool = True,
+                 reduced_decode: bool = False):
         self.data, self.keys = data, list(keys)
         self.input_size, self.heatmap_size = tuple(input_size), tuple(heatmap_size)
         self.sigma, self.margin, self.augment, self.targets = sigma, margin, augment, targets
+        self.reduced_decode, self.frame_shape = reduced_decode, {}  # (key index, camera) → stored (H, W)
         self.rotation, self.scale, self.flip_prob = rotation, scale, flip_prob
         self.all_items = frame_items(data, self.keys, cameras, stride)
         self.max_items, self.seed = max_items, seed
@@ -116,6 +136,15 @@ class FrameCropDataset(Dataset):
     def __getitem__(self, idx: int) -> dict:
         return {name: value[0] for name, value in self.__getitems__([idx]).items()}
 
+    def _reduction(self, k: int, cam: int, res_w: int, input_per_full: float) -> int:
+        """JPEG decode reduction for a crop of `input_per_full` crop px per full-frame px: the largest of
+        1, 2, 4, 8 keeping ≥ 1 decoded px per crop px (1 until the view's stored size is known)."""
+        shape = self.frame_shape.get((k, cam))
+        if not self.reduced_decode or shape is None:
+            return 1
+        image_per_full = shape[1] / res_w
+        return max(r for r in REDUCED_DECODE if r == 1 or image_per_full / r >= input_per_full)
+
     def __getitems__(self, indices) -> dict:
         """The items at `indices` as one batch: every value with a leading dimension len(indices)."""
         indices = np.asarray(indices, dtype=np.int64)
@@ -127,12 +156,15 @@ class FrameCropDataset(Dataset):
         flip = self.flips[indices]
         affine = crop_affine(center, size, self.input_size, self.rotations[indices], flip,
                              scale=self.scales[indices])                              # (B, 2, 3) full px → input px
+        input_per_full = np.sqrt(np.abs(np.linalg.det(affine[:, :, :2])))           # (B,) crop px per full-frame px
         crops = np.empty((len(indices), *self.input_size, 3), dtype=np.uint8)
-        for i, (key, (_, cam, frame)) in enumerate(zip(keys, rows)):
-            image = read_frame(self.data.frame_path(key, cam, frame))
+        for i, (key, (k, cam, frame)) in enumerate(zip(keys, rows)):
             res_w, res_h = self.resolution[key.subject, cam]
-            to_full = np.array([res_w / image.shape[1], res_h / image.shape[0], 1.0])  # image px → full px, per column
-            crops[i] = warp_image(image, affine[i] * to_full, self.input_size)       # = affine ∘ diag(to_full)
+            reduction = self._reduction(k, cam, res_w, input_per_full[i])
+            image = read_frame(self.data.frame_path(key, cam, frame), reduction)
+            stored_h, stored_w = self.frame_shape.setdefault((k, cam), image.shape[:2])  # the first read is full size
+            to_input = decoded_to_input(affine[i], np.array([res_w / stored_w, res_h / stored_h]), reduction)
+            crops[i] = warp_image(image, to_input, self.input_size)
         to_heatmap = compose_affine(self.to_heatmap_from_input, affine)               # (B, 2, 3) full px → heatmap px
         target = apply_affine(keypoints, to_heatmap)                                  # (B, J, 2)
         target[flip] = target[flip][:, list(FLIP_PERMUTATION)]

@@ -157,9 +157,10 @@ def test_crop_loader_rows(tiny):
     cfg, data, subjects = tiny
     rows = bench_crop_loader(cfg, data, subjects, train_sps=100.0, budget_s=0.0)
     assert_well_formed(rows, group="data")
-    loader, breakdown, decode, end_to_end = rows
+    loader, breakdown, *decode, end_to_end = rows
     assert loader.numbers["items_per_s"] > 0 and loader.numbers["batches"] >= 0
-    assert decode.numbers["half_s"] > 0 and decode.numbers["full_s"] > 0 and "1000×" in decode.benchmark
+    assert [d.numbers["reduction"] for d in decode] == [2, 4, 8]
+    assert all(d.numbers["reduced_s"] > 0 and d.numbers["full_s"] > 0 and "1000×" in d.benchmark for d in decode)
     assert loader.ratio == fmt_ratio(loader.numbers["items_per_s"] / 100.0)
     assert 0 < breakdown.numbers["read_s"] < breakdown.numbers["item_s"]
     assert end_to_end.numbers["end_to_end_sps"] > 0 and end_to_end.numbers["alone_sps"] > 0

@@ -97,3 +97,57 @@ def test_normalise_images_is_imagenet_mean_std_and_refuses_floats():
     np.testing.assert_allclose(normalise_images(images).numpy(), expected.transpose(0, 3, 1, 2), atol=1e-6)
     with pytest.raises(TypeError, match="uint8"):
         normalise_images(images.float())
+
+
+def test_decoded_to_input_places_a_reduced_decode_where_the_full_one_is():
+    """A blob decoded at 1/4 (4 × 4 block means, as libjpeg's DCT scaling) and warped through
+    `decoded_to_input` lands where the full-size warp puts it: the (r − 1)/2 pixel-centre offset is in
+    (without it the crop shifts by 1.5 stored px, about 0.4 crop px here)."""
+    import cv2
+
+    from dataloader.crop_dataset import decoded_to_input
+    from utils.crop import crop_affine
+
+    ys, xs = np.mgrid[0:256, 0:256]
+    stored = 255 * np.exp(-((xs - 101.3) ** 2 + (ys - 140.7) ** 2) / (2 * 14.0 ** 2))
+    reduced = stored.reshape(64, 4, 64, 4).mean(axis=(1, 3))
+    full_per_stored = np.array([2.0, 2.0])                       # a 512 px camera stored at 256 px
+    affine = crop_affine([230.0, 270.0], 2 * 255.0, (64, 64), rotation=20.0)  # 1/8 crop px per full px
+
+    def centroid(image):
+        w = image / image.sum()
+        return np.array([(w * np.arange(image.shape[1])).sum(), (w[:, None] * np.arange(image.shape[0])).sum()])
+
+    crops = [cv2.warpAffine(image.astype(np.float32), decoded_to_input(affine, full_per_stored, r), (64, 64),
+                            flags=cv2.INTER_LINEAR) for image, r in ((stored, 1), (reduced, 4))]
+    assert np.abs(centroid(crops[1]) - centroid(crops[0])).max() < 0.05
+
+
+def test_reduced_decode_is_used_only_where_the_crop_keeps_its_resolution(data, monkeypatch):
+    """A 16 × 12 crop of these 128 px frames needs a fraction of their pixels: after each view's first
+    (full-size) read, frames are decoded reduced, and the crops match the full-size ones."""
+    import cv2
+
+    from dataloader import crop_dataset
+
+    flags = []
+    imread = cv2.imread
+    monkeypatch.setattr(crop_dataset.cv2, "imread", lambda path, flag: flags.append(flag) or imread(path, flag))
+    small = dict(input_size=(16, 12), heatmap_size=(4, 3))
+    reduced = FrameCropDataset(data, data.sequences(), [0, 1], 1, reduced_decode=True, **small)
+    full = FrameCropDataset(data, data.sequences(), [0, 1], 1, **small)
+    views = len({(k, c) for k, c, _ in reduced.items})                 # (sequence, camera) pairs
+    batch = reduced.__getitems__(list(range(len(reduced))))
+    assert flags.count(cv2.IMREAD_COLOR) == views and len(flags) == len(reduced) > views
+    assert set(flags) - {cv2.IMREAD_COLOR} <= {cv2.IMREAD_REDUCED_COLOR_2, cv2.IMREAD_REDUCED_COLOR_4}
+    flags.clear()
+    reference = full.__getitems__(list(range(len(full))))
+    assert set(flags) == {cv2.IMREAD_COLOR}
+    difference = (batch["image"].float() - reference["image"].float()).abs().mean()
+    assert difference < 0.25 * reference["image"].float().std(), difference
+    for name in ("target_hm", "to_heatmap", "keypoints"):
+        assert torch.equal(batch[name], reference[name]), name
+    # the large crops of the other tests (64 × 48 of 128 px frames) always decode at full size
+    flags.clear()
+    dataset(data, reduced_decode=True).__getitems__(list(range(16)) * 2)
+    assert set(flags) == {cv2.IMREAD_COLOR}
