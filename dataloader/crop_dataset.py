@@ -37,15 +37,20 @@ REDUCED_DECODE = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMR
                   8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
-def read_frame(path, reduction: int = 1) -> np.ndarray:
-    """RGB uint8 (H, W, 3), decoded at 1/`reduction` of the stored size (1, 2, 4 or 8: libjpeg scales
-    in the DCT domain, so a reduced JPEG decode is faster and averages, rather than drops, pixels);
-    a missing or undecodable file is a DataError naming it."""
+def read_frame_bgr(path, reduction: int = 1) -> np.ndarray:
+    """BGR uint8 (H, W, 3) as OpenCV decodes it, at 1/`reduction` of the stored size (1, 2, 4 or 8:
+    libjpeg scales in the DCT domain, so a reduced JPEG decode is faster and averages, rather than drops,
+    pixels); a missing or undecodable file is a DataError naming it."""
     image = cv2.imread(str(path), REDUCED_DECODE[reduction])
     if image is None:
         raise DataError(f"frame image {path} is missing or unreadable; extract the frames (python -m dataloader "
                         f"extract) or regenerate the data (make data)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image
+
+
+def read_frame(path, reduction: int = 1) -> np.ndarray:
+    """RGB uint8 (H, W, 3) (see ``read_frame_bgr``)."""
+    return cv2.cvtColor(read_frame_bgr(path, reduction), cv2.COLOR_BGR2RGB)
 
 
 def normalise_images(images: torch.Tensor) -> torch.Tensor:
@@ -161,14 +166,14 @@ class FrameCropDataset(Dataset):
         for i, (key, (k, cam, frame)) in enumerate(zip(keys, rows)):
             res_w, res_h = self.resolution[key.subject, cam]
             reduction = self._reduction(k, cam, res_w, input_per_full[i])
-            image = read_frame(self.data.frame_path(key, cam, frame), reduction)
+            image = read_frame_bgr(self.data.frame_path(key, cam, frame), reduction)  # BGR: flipped on the crop
             stored_h, stored_w = self.frame_shape.setdefault((k, cam), image.shape[:2])  # the first read is full size
             to_input = decoded_to_input(affine[i], np.array([res_w / stored_w, res_h / stored_h]), reduction)
             crops[i] = warp_image(image, to_input, self.input_size)
         to_heatmap = compose_affine(self.to_heatmap_from_input, affine)               # (B, 2, 3) full px → heatmap px
         target = apply_affine(keypoints, to_heatmap)                                  # (B, J, 2)
         target[flip] = target[flip][:, list(FLIP_PERMUTATION)]
-        batch = {"image": torch.from_numpy(crops).permute(0, 3, 1, 2).contiguous()}
+        batch = {"image": torch.from_numpy(np.ascontiguousarray(crops[..., ::-1].transpose(0, 3, 1, 2)))}  # RGB
         if self.targets:
             batch["heatmaps"], batch["weights"] = encode_heatmaps(target, self.heatmap_size, self.sigma)
         return batch | {
