@@ -45,7 +45,7 @@ def train_lifter(cfg, data, device, run_dir):
                                flip=c.flip_augmentation, seed=cfg.seed)
     val_set = LiftingDataset(data, test_keys, val_src, frames, stride=max(c.train_stride, 1))
     model = runtime.wrap_ddp(model.to(device), device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=c.lr, amsgrad=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=c.lr, amsgrad=True, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, downstream.graphmlp_lr_lambda(c.lr_decay, c.lr_halve_every))
     trainer = Trainer(
         model=model, model_name="GraphMLP", model_kwargs=kwargs, optimizer=optimizer, scheduler=scheduler,
@@ -73,7 +73,7 @@ def train_action(cfg, data, device, run_dir, split):
     train_loader = make_loader(train_set, batch_size=c.batch_size, shuffle=True, num_workers=cfg.data.num_workers,
                                seed=cfg.seed, drop_last=True, device=device)
     model = runtime.wrap_ddp(model.to(device), device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay, fused=True)
     steps = len(train_loader)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, downstream.warmup_cosine_lambda(steps * c.epochs, steps * c.warmup_epochs))

@@ -43,7 +43,7 @@ def main(argv):
     model = prob_estimator.build_method_set(pose_model, kwargs["methods"], kwargs["heads"]).to(device)
     train_loader = make_loader(train_set, batch_size=c.batch_size, shuffle=True, num_workers=cfg.data.num_workers,
                                seed=cfg.seed, drop_last=True, device=device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=c.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=c.lr, fused=True)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(c.epochs, 1), eta_min=c.lr * 0.01)
     epoch_ref = [0]
 

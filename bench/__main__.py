@@ -107,17 +107,25 @@ def tictac_rows(tac_n: int, tic_batch: int) -> list[Row]:
     return rows
 
 
+def configured_presets(cfg) -> list[tuple[str, str]]:
+    """(family, preset) of the models the configuration trains, the fastest to compile first."""
+    return [("GraphMLP", cfg.lifting.preset), ("ViTPose", cfg.pose2d.vitpose_preset),
+            ("SkateFormer", cfg.action.preset), ("Hourglass", cfg.pose2d.hourglass_preset)]
+
+
 def model_rows(cfg) -> tuple[list[Row], dict[tuple[str, str], list[Row]]]:
     """Eager rows of every CPU preset, the OpenMP wait-policy row and the official sizes; and the two
     rows of each CPU preset by (family, preset), for the data section's rates and the compiled numbers."""
-    from bench.bench_models import (CPU_PRESETS, OFFICIAL_PRESETS, batch_size, bench_model, bench_size,
-                                    bench_wait_policy)
+    from bench.bench_models import (CPU_PRESETS, OFFICIAL_PRESETS, batch_size, bench_model, bench_optimizer,
+                                    bench_size, bench_wait_policy)
 
     rows, pairs = [], {}
     for family, preset in CPU_PRESETS:
         logger.info("model %s %s", family, preset)
         pairs[family, preset] = bench_model(family, preset, batch_size(cfg, family))
         rows += pairs[family, preset]
+    logger.info("fused optimiser step")
+    rows += [bench_optimizer(family, preset, batch_size(cfg, family)) for family, preset in configured_presets(cfg)]
     logger.info("OpenMP wait policy")
     rows.append(bench_wait_policy("ViTPose", cfg.pose2d.vitpose_preset, batch_size(cfg, "ViTPose")))
     rows += [bench_size(family, preset) for family, preset in OFFICIAL_PRESETS]
@@ -130,8 +138,7 @@ def compile_models(cfg, args, pairs: dict[tuple[str, str], list[Row]], deadline:
     limited to --compile-limit and to what is left before `deadline` (time.perf_counter())."""
     from bench.bench_models import batch_size, measure_in_child, set_compiled
 
-    configured = [("GraphMLP", cfg.lifting.preset), ("ViTPose", cfg.pose2d.vitpose_preset),
-                  ("SkateFormer", cfg.action.preset), ("Hourglass", cfg.pose2d.hourglass_preset)]
+    configured = configured_presets(cfg)
     order = {"configured": configured, "all": configured + list(pairs), "none": []}[args.compile]
     candidates = [key for key in dict.fromkeys(order) if key in pairs]
     for key, rows in pairs.items():

@@ -252,6 +252,24 @@ def bench_size(family: str, preset: str, time_limit_s: float = 20.0) -> Row:
                numbers={k: float(v) for k, v in size.items()})
 
 
+def bench_optimizer(family: str, preset: str, batch: int, repeats: int = 20) -> Row:
+    """``optimizer.step()`` of AdamW with ``fused=True`` (what the training scripts use: one kernel over all
+    parameters) vs the default multi-tensor ``foreach`` implementation, on gradients of one real backward."""
+    model, make_inputs = build_model(family, preset)
+    model.train()
+    model(*make_inputs(batch)).float().square().mean().backward()
+    seconds = {}
+    for fused in (False, True):
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6, fused=fused)
+        seconds[fused], _ = timed(optimizer.step, repeats=repeats, warmup=2, budget_s=3.0)
+    ratio = seconds[False] / seconds[True]
+    return Row(group="model", benchmark=f"{family} {preset}: AdamW step, fused vs foreach",
+               measured=fmt_seconds(seconds[True]), baseline=f"{fmt_seconds(seconds[False])} foreach",
+               ratio=fmt_ratio(ratio), notes=f"{parameter_count(model) / 1e3:.0f}k params in "
+                                             f"{sum(1 for _ in model.parameters())} tensors",
+               numbers={"fused_s": seconds[True], "foreach_s": seconds[False]})
+
+
 def bench_wait_policy(family: str, preset: str, batch: int, timeout_s: float = 90.0, budget_s: float = 3.0) -> Row:
     """The training step with ``OMP_WAIT_POLICY=PASSIVE`` vs the variable unset (libgomp spins before it
     sleeps), each in a fresh child process. Spinning threads hurt when the cores are oversubscribed

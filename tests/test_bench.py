@@ -15,7 +15,7 @@ from bench import COLUMNS, Row, fmt_rate, fmt_ratio, goal_text, markdown_table, 
 from bench.bench_data import (bench_action_loader, bench_crop_loader, bench_lifting_loader, find_or_make_root,
                               load_train_data, probabilistic_like, sequence_keys)
 from bench.bench_demo import bench_demo
-from bench.bench_models import CPU_PRESETS, bench_model, bench_size, count_flops, measure_in_child
+from bench.bench_models import CPU_PRESETS, bench_model, bench_optimizer, bench_size, count_flops, measure_in_child
 from config import load_config
 
 
@@ -106,6 +106,13 @@ def test_official_size_row():
     assert_well_formed([row], group="model size")
     assert row.numbers["params"] == 9_738_886  # models.md, GraphMLP T243 with the 17-joint graph
     assert row.numbers["flops_per_sample"] > count_flops("GraphMLP", "tiny27")["flops_per_sample"]
+
+
+def test_fused_optimizer_row():
+    row = bench_optimizer("GraphMLP", "tiny", batch=4, repeats=3)
+    assert_well_formed([row], group="model")
+    assert row.numbers["fused_s"] > 0 and row.numbers["foreach_s"] > 0
+    assert row.ratio == fmt_ratio(row.numbers["foreach_s"] / row.numbers["fused_s"])
 
 
 def test_child_protocol_prints_one_json_line_per_phase(capsys):

@@ -65,8 +65,8 @@ def build_optimizer(cfg, model, lr: float):
     for g in groups:
         g["lr"] = lr * g["lr_scale"]
     if c.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=lr)
-    return torch.optim.AdamW(groups, lr=lr)
+        return torch.optim.Adam(groups, lr=lr, fused=True)
+    return torch.optim.AdamW(groups, lr=lr, fused=True)
 
 
 def warmup_step_lambda(warmup_iters: int, steps_per_epoch: int, lr_steps: list[int]):
