@@ -70,9 +70,10 @@ def decoded_to_input(full_to_input: np.ndarray, full_per_stored: np.ndarray, red
     """(2, 3) affine decoded-image px → crop px: a stored frame scaled by `full_per_stored` (x_full =
     s · x_stored) decoded at 1/`reduction`, whose pixel x covers stored pixels r·x … r·x + r − 1, so
     x_stored = r·x + (r − 1)/2, then `full_to_input`."""
-    linear = full_to_input[:, :2]
-    return np.column_stack([linear * (full_per_stored * reduction),
-                            linear @ (full_per_stored * (reduction - 1) / 2) + full_to_input[:, 2]])
+    sx, sy = full_per_stored
+    offset = (reduction - 1) / 2
+    decoded_to_full = np.array([[sx * reduction, 0.0, sx * offset], [0.0, sy * reduction, sy * offset]])
+    return compose_affine(full_to_input, decoded_to_full)
 
 
 class FrameCropDataset(Dataset):
@@ -112,13 +113,15 @@ class FrameCropDataset(Dataset):
         self.max_items, self.seed = max_items, seed
         self.to_heatmap_from_input = heatmap_affine(self.input_size, self.heatmap_size)
         self.subject_ids = np.array([subject_id(k.subject) for k in self.keys], dtype=np.int64)
-        self.resolution = {(k.subject, c): (data.camera(k.subject, c).res_w, data.camera(k.subject, c).res_h)
-                           for k in self.keys for c in cameras}
+        self.resolution = {}  # (subject, camera index) → (res_w, res_h) px
+        for subject in dict.fromkeys(k.subject for k in self.keys):
+            for c in cameras:
+                camera = data.camera(subject, c)
+                self.resolution[subject, c] = (camera.res_w, camera.res_h)
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
         """Items (the subset, if `max_items`) and augmentation parameters of epoch `epoch`."""
-        self.epoch = epoch
         n = len(self.all_items)
         if self.max_items and self.max_items < n:
             rng = np.random.default_rng((self.seed, epoch if self.augment else 0))

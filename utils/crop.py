@@ -32,7 +32,6 @@ Typical use in a dataset (crop around the ground truth, augment, encode targets)
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import cv2
