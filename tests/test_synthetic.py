@@ -277,3 +277,38 @@ def test_image_scale_and_num_frames_overrides(tmp_path):
     assert all(10 <= len(p) <= 12 for p in positions_3d["S1"].values())
     image = cv2.imread(str(_frame_path(root, "S1", "Walking 1", camera.id, 1)))
     assert image.shape[:2] == (round(camera.res_h * 0.1), round(camera.res_w * 0.1))
+
+
+def test_the_body_looks_the_same_from_both_sides():
+    """Flip augmentation is only valid when a mirrored frame shows a plausible body: every left
+    capsule has a right twin of the same radius and colour (no colour cue tells the sides apart)."""
+    mirror = {skeleton.L_HIP: skeleton.R_HIP, skeleton.L_KNEE: skeleton.R_KNEE, skeleton.L_ANKLE: skeleton.R_ANKLE,
+              skeleton.L_TOE_END: skeleton.R_TOE_END, skeleton.L_SHOULDER: skeleton.R_SHOULDER,
+              skeleton.L_ELBOW: skeleton.R_ELBOW, skeleton.L_WRIST: skeleton.R_WRIST,
+              skeleton.L_HAND_END: skeleton.R_HAND_END}
+    limbs = {(a, b): (r, c) for a, b, r, c in render._LIMBS}
+    left = [(a, b) for a, b in limbs if a in mirror]
+    assert len(left) == len(limbs) // 2
+    for a, b in left:
+        assert limbs[mirror[a], mirror[b]] == limbs[a, b]
+
+
+def test_silhouette_box_holds_the_drawn_body_and_not_the_chair(tiny):
+    positions_3d, positions_2d, _ = tiny
+    subject, sequence = "S9", "Sitting 1"
+    p3 = positions_3d[subject][sequence].astype(np.float64)
+    camera = cameras_of(subject)[0]
+    width, height = round(camera.res_w * 0.25), round(camera.res_h * 0.25)
+    grey = np.full((height, width, 3), 128, np.uint8)
+    renderer = render.VideoRenderer(p3, camera, skeleton.body_of(subject), render.make_style(np.random.default_rng(0)),
+                                    grey)
+    for frame in (0, len(p3) - 1):
+        x0, y0, x1, y1 = renderer.silhouette_box(frame)
+        painted = np.abs(renderer.render(frame).astype(int) - 128).max(-1) > 10
+        ys, xs = np.nonzero(painted)
+        scale = width / camera.res_w
+        assert abs(x0 * scale - (xs.min() - 0.5)) <= 1.5 and abs(x1 * scale - (xs.max() + 0.5)) <= 1.5
+        assert abs(y0 * scale - (ys.min() - 0.5)) <= 1.5 and abs(y1 * scale - (ys.max() + 0.5)) <= 1.5
+        joints = positions_2d[subject][sequence][0][frame]                        # (17, 2) full-frame px
+        assert (joints[:, 0] >= x0).all() and (joints[:, 0] <= x1).all()
+        assert (joints[:, 1] >= y0).all() and (joints[:, 1] <= y1).all()

@@ -40,7 +40,7 @@ from dataloader.synthetic import skeleton
 
 logger = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 2
 FRAME_TEMPLATE = "{subject}/frames/{sequence}.{camera}/{frame:06d}.jpg"
 FPS = 50
 _MARKER = "synthetic.json"

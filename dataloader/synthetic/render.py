@@ -4,8 +4,15 @@ body as depth-shaded capsules drawn far to near.
 A :class:`VideoRenderer` draws one video (one sequence, one camera). Its background is computed
 once by casting the camera's pixel rays into a box-shaped room (textured floor, gradient walls,
 per-sequence colours and noise); each frame then draws the chair (seated actions), the limbs,
-torso and head sorted by camera depth, and sometimes an occluder in front. Left limbs take a
-cool hue and right limbs a warm one, so the two sides can be told apart. Joint pixels come from
+torso and head sorted by camera depth, and sometimes an occluder in front.
+
+The body looks the same from its left and its right (sleeves share one colour, trouser legs
+another, the highlight sits straight above each capsule's axis), so a horizontally mirrored frame
+is the frame of the mirrored body with its left/right labels swapped: flip augmentation and the
+flip test mean here what they mean on real Human3.6M. As in real video, the sides are told apart
+by where the body faces: the torso shows its front colour when turned to the camera and its back
+colour when turned away (blended by the angle), the face is drawn when the head faces the camera,
+and nearer limbs cover farther ones. Joint pixels come from
 ``dataloader.camera.project_to_pixels`` (with distortion), the same projection as the 2D ground
 truth, so the drawn body sits where the 2D says; the room ignores lens distortion.
 """
@@ -30,9 +37,10 @@ class Style:
     """Colours (BGR uint8 tuples) of one subject's body."""
     skin: tuple
     hair: tuple
-    torso: tuple
-    left: tuple                 # left arm and leg: a blue–cyan hue
-    right: tuple                # right arm and leg: a red–orange hue
+    torso: tuple                # front of the shirt
+    back: tuple                 # back of the shirt
+    arms: tuple                 # both sleeves
+    legs: tuple                 # both trouser legs
 
 
 def _bgr(hue: float, saturation: float, value: float) -> tuple:
@@ -41,27 +49,30 @@ def _bgr(hue: float, saturation: float, value: float) -> tuple:
 
 
 def make_style(rng: np.random.Generator) -> Style:
-    """Random clothing and skin; left limbs hue 190–235°, right limbs 0–30°, torso elsewhere."""
+    """Random clothing and skin, the same on both sides of the body; the back of the shirt differs
+    clearly in hue and brightness from its front."""
     skin_value = rng.uniform(0.45, 0.95)
+    torso_hue = rng.uniform(0, 1)
     return Style(
         skin=_bgr(rng.uniform(0.04, 0.09), rng.uniform(0.3, 0.55), skin_value),
         hair=_bgr(rng.uniform(0.02, 0.12), rng.uniform(0.3, 0.8), rng.uniform(0.1, 0.45)),
-        torso=_bgr(rng.choice([rng.uniform(0.1, 0.45), rng.uniform(0.72, 0.9)]), rng.uniform(0.2, 0.8),
-                   rng.uniform(0.35, 0.9)),
-        left=_bgr(rng.uniform(190, 235) / 360, rng.uniform(0.55, 0.9), rng.uniform(0.55, 0.95)),
-        right=_bgr(rng.uniform(0, 30) / 360, rng.uniform(0.6, 0.95), rng.uniform(0.6, 0.95)),
+        torso=_bgr(torso_hue, rng.uniform(0.5, 0.9), rng.uniform(0.7, 0.95)),
+        back=_bgr(torso_hue + rng.uniform(0.35, 0.65), rng.uniform(0.3, 0.7), rng.uniform(0.25, 0.45)),
+        arms=_bgr(rng.uniform(0, 1), rng.uniform(0.3, 0.9), rng.uniform(0.4, 0.9)),
+        legs=_bgr(rng.uniform(0, 1), rng.uniform(0.2, 0.8), rng.uniform(0.25, 0.7)),
     )
 
 
-# Body parts as capsules: (joint a, joint b, radius as a fraction of height, colour name).
+# Body parts as capsules: (joint a, joint b, radius as a fraction of height, colour name); each
+# left entry has its mirror image on the right.
 _LIMBS = (
-    (sk.L_HIP, sk.L_KNEE, 0.042, "left"), (sk.L_KNEE, sk.L_ANKLE, 0.033, "left"),
-    (sk.L_ANKLE, sk.L_TOE_END, 0.022, "left"),
-    (sk.R_HIP, sk.R_KNEE, 0.042, "right"), (sk.R_KNEE, sk.R_ANKLE, 0.033, "right"),
-    (sk.R_ANKLE, sk.R_TOE_END, 0.022, "right"),
-    (sk.L_SHOULDER, sk.L_ELBOW, 0.028, "left"), (sk.L_ELBOW, sk.L_WRIST, 0.024, "left"),
+    (sk.L_HIP, sk.L_KNEE, 0.042, "legs"), (sk.L_KNEE, sk.L_ANKLE, 0.033, "legs"),
+    (sk.L_ANKLE, sk.L_TOE_END, 0.022, "legs"),
+    (sk.R_HIP, sk.R_KNEE, 0.042, "legs"), (sk.R_KNEE, sk.R_ANKLE, 0.033, "legs"),
+    (sk.R_ANKLE, sk.R_TOE_END, 0.022, "legs"),
+    (sk.L_SHOULDER, sk.L_ELBOW, 0.028, "arms"), (sk.L_ELBOW, sk.L_WRIST, 0.024, "arms"),
     (sk.L_WRIST, sk.L_HAND_END, 0.02, "skin"),
-    (sk.R_SHOULDER, sk.R_ELBOW, 0.028, "right"), (sk.R_ELBOW, sk.R_WRIST, 0.024, "right"),
+    (sk.R_SHOULDER, sk.R_ELBOW, 0.028, "arms"), (sk.R_ELBOW, sk.R_WRIST, 0.024, "arms"),
     (sk.R_WRIST, sk.R_HAND_END, 0.02, "skin"),
 )
 _NECK_RADIUS = 0.03
@@ -185,7 +196,7 @@ class VideoRenderer:
         face_cam = world_to_camera(head_centre + 0.4 * _HEAD_RADIUS * h * face_dir, camera)
 
         # Draw groups, sorted by depth per frame: one per limb, the torso, the head, chair boxes.
-        colours = {"left": style.left, "right": style.right, "skin": style.skin}
+        colours = {"arms": style.arms, "legs": style.legs, "skin": style.skin}
         capsules = [(a, b, r, colours[c], g) for g, (a, b, r, c) in enumerate(_LIMBS)]
         torso, head = len(_LIMBS), len(_LIMBS) + 1
         capsules += [(a, b, r, style.torso, torso) for a, b, r in _TORSO]
@@ -203,14 +214,25 @@ class VideoRenderer:
         radius = np.array([c[2] for c in capsules]) * h * 0.5 * (px_per_m[:, a] + px_per_m[:, b])  # (T, C) px
         base = np.array([c[3] for c in capsules], dtype=np.float64)      # (C, 3)
         lit = base * light[:, group, None]                               # (T, C, 3)
+        # the torso's forward direction (shoulder line × up) against the camera: front colour when it
+        # faces the camera, back colour when it faces away, blended by the angle in between
+        forward = np.cross(positions[:, sk.L_SHOULDER] - positions[:, sk.R_SHOULDER],
+                           positions[:, sk.NECK] - positions[:, sk.HIPS])
+        forward /= np.maximum(np.linalg.norm(forward, axis=-1, keepdims=True), 1e-9)
+        chest = positions[:, sk.SPINE1]
+        towards = world_to_camera(chest, camera)[:, 2] - world_to_camera(chest + forward, camera)[:, 2]
+        self.front = np.clip(0.5 + 0.5 * towards, 0, 1)                  # (T,) 1 facing the camera, 0 away
+        shirt = (self.front[:, None] * np.asarray(style.torso, np.float64)
+                 + (1 - self.front[:, None]) * np.asarray(style.back, np.float64))
+        lit[:, group == torso] = (shirt * light[:, torso, None])[:, None]   # the torso capsules wear the shirt
+        self._torso_colour = np.clip(shirt * light[:, torso, None], 0, 255).astype(np.int64)
         self._order = np.argsort(-group_depth, axis=-1, kind="stable")   # far first
         self._fixed = np.round(self.pixels * _ONE).astype(np.int64)      # (T, 32, 2)
         self._thickness = np.maximum(1, np.round(2 * radius)).astype(np.int64)
-        self._highlight = np.round(-0.25 * radius * _ONE).astype(np.int64)
+        self._highlight = np.round(-0.25 * radius * _ONE).astype(np.int64)  # straight up: mirror-symmetric
         self._colour = np.clip(lit, 0, 255).astype(np.int64)
         self._dark = np.clip(0.6 * lit, 0, 255).astype(np.int64)
         self._bright = np.clip(1.25 * lit, 0, 255).astype(np.int64)
-        self._torso_colour = np.clip(np.asarray(style.torso) * light[:, torso, None], 0, 255).astype(np.int64)
         self._face_colour = np.clip(np.asarray(style.skin) * light[:, head, None], 0, 255).astype(np.int64)
         head_radius = _HEAD_RADIUS * h * px_per_m[:, sk.HEAD]
         self._head = np.round(np.concatenate([
@@ -249,37 +271,8 @@ class VideoRenderer:
     def render(self, frame: int) -> np.ndarray:
         """The image of frame ``frame`` (0-based), (h, w, 3) uint8 BGR."""
         image = self.background.copy()
-        points = self._fixed[frame].tolist()
-        thickness, highlight = self._thickness[frame].tolist(), self._highlight[frame].tolist()
-        colour, dark, bright = self._colour[frame].tolist(), self._dark[frame].tolist(), self._bright[frame].tolist()
-        aa = cv2.LINE_AA
-
-        for g in self._order[frame].tolist():
-            if g >= len(self._groups):                                  # a chair box
-                _, polygon, chair_colour = self.chair_parts[g - len(self._groups)]
-                cv2.fillConvexPoly(image, polygon, chair_colour, aa, _SHIFT)
-                continue
-            if g == self._torso:
-                outline = self._fixed[frame, list(_TORSO_OUTLINE)].astype(np.int32)
-                cv2.fillConvexPoly(image, outline, self._torso_colour[frame].tolist(), aa, _SHIFT)
-            for k in self._groups[g]:  # capsules: dark rim, lit core, a highlight towards the upper left
-                pa, pb = points[self._capsule_ends[k][0]], points[self._capsule_ends[k][1]]
-                width = thickness[k]
-                if width >= 4:
-                    cv2.line(image, pa, pb, dark[k], width, aa, _SHIFT)
-                    cv2.line(image, pa, pb, colour[k], max(1, width - 2 - width // 6), aa, _SHIFT)
-                    o = highlight[k]
-                    cv2.line(image, (pa[0] + o, pa[1] + o), (pb[0] + o, pb[1] + o), bright[k],
-                             max(1, width // 4), aa, _SHIFT)
-                else:
-                    cv2.line(image, pa, pb, colour[k], width, aa, _SHIFT)
-            if g == self._head_group:  # the head over the neck, so the neck never covers its back
-                hx, hy, hr, fx, fy, fr = self._head[frame].tolist()
-                cv2.circle(image, (hx, hy), max(1, hr), self.style.hair, -1, aa, _SHIFT)
-                if self._face_visible[frame]:
-                    cv2.circle(image, (fx, fy), max(1, fr), self._face_colour[frame].tolist(), -1, aa, _SHIFT)
-
-        occluder = self.occluder
+        self._draw_body(image, frame)
+        aa, occluder = cv2.LINE_AA, self.occluder
         if occluder is not None and occluder["frames"][0] <= frame <= occluder["frames"][1]:
             centre, size = np.asarray(occluder["centre"]), np.asarray(occluder["size"])
             if occluder["shape"] == "rect":
@@ -289,6 +282,56 @@ class VideoRenderer:
                 cv2.ellipse(image, _fixed(centre), _fixed(size / 2), 0.0, 0.0, 360.0, occluder["colour"], -1,
                             aa, _SHIFT)
         return image
+
+    def silhouette_box(self, frame: int) -> np.ndarray:
+        """The person's box in frame ``frame``: (4,) float x0, y0, x1, y1 in full-frame pixels.
+
+        The bounding box of the pixels the body covers (no chair, no occluder): what the official
+        Human3.6M person boxes (``MySegmentsMat/ground_truth_bb``) give, since those come from the
+        subject's foreground masks. Stored pixel i covers [i − ½, i + ½] in stored coordinates.
+        """
+        mask = np.zeros(self.background.shape, np.uint8)
+        self._draw_body(mask, frame, chair=False, flat=(255, 255, 255))
+        ys, xs = np.nonzero(mask[..., 0] > 127)
+        if len(xs) == 0:
+            return np.full(4, np.nan)
+        stored = np.array([xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5])
+        return stored / np.tile(self.scale, 2)
+
+    def _draw_body(self, image: np.ndarray, frame: int, chair: bool = True, flat: tuple | None = None) -> None:
+        """Draw the chair (if `chair`) and the body of frame `frame` far to near into `image`; `flat`:
+        one colour for every body part (a mask), else the shaded colours."""
+        points = self._fixed[frame].tolist()
+        thickness, highlight = self._thickness[frame].tolist(), self._highlight[frame].tolist()
+        colour, dark, bright = self._colour[frame].tolist(), self._dark[frame].tolist(), self._bright[frame].tolist()
+        aa = cv2.LINE_AA
+        paint = (lambda c: flat) if flat is not None else (lambda c: c)
+
+        for g in self._order[frame].tolist():
+            if g >= len(self._groups):                                  # a chair box
+                if chair:
+                    _, polygon, chair_colour = self.chair_parts[g - len(self._groups)]
+                    cv2.fillConvexPoly(image, polygon, chair_colour, aa, _SHIFT)
+                continue
+            if g == self._torso:
+                outline = self._fixed[frame, list(_TORSO_OUTLINE)].astype(np.int32)
+                cv2.fillConvexPoly(image, outline, paint(self._torso_colour[frame].tolist()), aa, _SHIFT)
+            for k in self._groups[g]:  # capsules: dark rim, lit core, a highlight straight above the axis
+                pa, pb = points[self._capsule_ends[k][0]], points[self._capsule_ends[k][1]]
+                width = thickness[k]
+                if width >= 4:
+                    cv2.line(image, pa, pb, paint(dark[k]), width, aa, _SHIFT)
+                    cv2.line(image, pa, pb, paint(colour[k]), max(1, width - 2 - width // 6), aa, _SHIFT)
+                    o = highlight[k]
+                    cv2.line(image, (pa[0], pa[1] + o), (pb[0], pb[1] + o), paint(bright[k]),
+                             max(1, width // 4), aa, _SHIFT)
+                else:
+                    cv2.line(image, pa, pb, paint(colour[k]), width, aa, _SHIFT)
+            if g == self._head_group:  # the head over the neck, so the neck never covers its back
+                hx, hy, hr, fx, fy, fr = self._head[frame].tolist()
+                cv2.circle(image, (hx, hy), max(1, hr), paint(self.style.hair), -1, aa, _SHIFT)
+                if self._face_visible[frame]:
+                    cv2.circle(image, (fx, fy), max(1, fr), paint(self._face_colour[frame].tolist()), -1, aa, _SHIFT)
 
 
 def make_occluder(rng: np.random.Generator, pixels: np.ndarray, num_frames: int,
