@@ -49,13 +49,27 @@ def test_encode_decode_round_trip_is_subpixel_exact():
     assert (scores > 0.7).all()  # peak of a unit Gaussian sampled ≤ 0.71 px from its centre
 
 
-def test_decode_near_the_border_and_on_flat_maps_stays_bounded():
+def test_decode_near_the_border_is_subpixel_exact():
+    """A blur padded with anything (zeros: mmpose 1.x; reflection: ViTPose's cv2.GaussianBlur) moves a peak
+    that sits 1 px from the border by 0.3–1 px; the kernel truncated to the map keeps it where it is."""
     h, w = HEATMAP
-    keypoints = torch.tensor([[[1.3, 30.0], [w - 2.2, 2.4], [20.0, h - 1.7]]])
-    decoded, _ = decode_heatmaps(encode_heatmaps(keypoints, HEATMAP)[0])
-    assert (decoded - keypoints).norm(dim=-1).max() < 1.0  # see decode_heatmaps: zero-padded blur
+    keypoints = torch.tensor([[[1.3, 30.0], [0.8, 20.4], [w - 2.2, 2.4], [20.0, h - 1.7], [30.6, 1.1],
+                               [0.2, 10.0], [w - 1.1, h - 1.4]]])  # the last two: maximum on the outermost pixel
+    for sigma in (1.5, 2.0, 3.0):
+        decoded, _ = decode_heatmaps(encode_heatmaps(keypoints, HEATMAP, sigma=sigma)[0])
+        assert (decoded - keypoints).abs().max() < 0.1, (sigma, decoded - keypoints)
+
+
+def test_decode_of_flat_or_tiny_maps_stays_bounded():
+    h, w = HEATMAP
     flat, scores = decode_heatmaps(torch.zeros(2, 3, h, w))
     assert torch.isfinite(flat).all() and (scores == 0).all()
+    noise = torch.rand(4, NUM_JOINTS, h, w, generator=torch.Generator().manual_seed(0))
+    decoded, _ = decode_heatmaps(noise)
+    argmax, _ = decode_heatmaps(noise, refine=False)
+    assert (decoded - argmax).abs().max() <= 1.0  # a saddle or a flat map cannot throw a keypoint away
+    tiny, _ = decode_heatmaps(torch.rand(1, 2, 2, 5))
+    assert torch.isfinite(tiny).all()
 
 
 def test_soft_argmax_of_a_sharp_peak_returns_column_then_row():

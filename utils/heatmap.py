@@ -7,7 +7,8 @@ The crop codec (``utils/crop.py``) maps input-crop pixels to heatmap pixels with
 
 Legend: N samples (any leading dims), J joints, h×w heatmap.
 Sources: ``ViTAE-Transformer/ViTPose: mmpose/datasets/pipelines/top_down_transform.py`` (UDP targets),
-``mmpose/core/evaluation/top_down_eval.py`` (``keypoints_from_heatmaps``, ``post_dark_udp``).
+``mmpose/core/evaluation/top_down_eval.py`` (``keypoints_from_heatmaps``, ``post_dark_udp``);
+``open-mmlab/mmpose: mmpose/codecs/utils/refinement.py`` (``refine_keypoints_dark_udp``, mmpose 1.x).
 """
 from __future__ import annotations
 
@@ -67,13 +68,19 @@ def decode_heatmaps(heatmaps: torch.Tensor | np.ndarray, blur_kernel: int = 11,
 
     Refinement (mmpose ``post_dark_udp``): blur each map with a ``blur_kernel``² Gaussian (σ = 0.3·((k−1)/2 − 1)
     + 0.8 = 2 for k = 11, as OpenCV picks it), clip to [0.001, 50], take the log L and move (x₀, y₀) by
-    −(∇²L + εI)⁻¹∇L, with central differences on an edge-padded L. For a Gaussian target the log is a
-    quadratic and the step lands on the sub-pixel centre (error < 0.01 px for σ = 2 at ≥ 4 px from the
-    border; ~0.06 px at 3 px, up to ~1 px on the outermost two pixels). Deviations from mmpose, all at the
-    border or on degenerate maps: the blur pads with zeros (mmpose reflects, which pulls keypoints within
-    4 px of the border by up to ~2 px); the step is clipped to ±1 pixel per axis (a flat or saddle-shaped
-    map cannot throw a keypoint away); coordinates are kept (not set to −1) when the maximum is ≤ 0, so use
-    the scores to filter.
+    −(∇²L + εI)⁻¹∇L, with central differences on the 3×3 stencil around the maximum. For a Gaussian target
+    the log is a quadratic and the step lands on the sub-pixel centre (error < 0.01 px for σ = 2).
+
+    Near the border (deviations from mmpose, which pulls such keypoints by up to ~1 px): any padding of the
+    blur invents values beyond the map and moves the maximum of the blurred map (zeros, mmpose 1.x
+    ``gaussian_blur``, pull it inward; reflection, ViTPose's ``cv2.GaussianBlur``, and edge replication pull
+    it outward). Instead, the kernel of a map is truncated per axis to the radius that keeps the blur of
+    the stencil inside the map (same σ; no blur on the outermost two pixels), and a maximum on the outermost
+    pixel takes its stencil one pixel inward (mmpose edge-pads L there: a one-sided difference). A symmetric
+    kernel keeps a symmetric peak where it is, so a Gaussian target decodes to its centre up to the border.
+    Also: the result stays within 1 pixel of the argmax per axis (a flat or saddle-shaped map cannot throw a
+    keypoint away); coordinates are kept (not set to −1) when the maximum is ≤ 0, so use the scores to
+    filter.
 
     Args:
         heatmaps: (..., J, h, w).
@@ -95,25 +102,41 @@ def decode_heatmaps(heatmaps: torch.Tensor | np.ndarray, blur_kernel: int = 11,
     y0, x0 = index // w, index % w
     keypoints = torch.stack([x0, y0], dim=-1).float()  # (M, 2)
     if refine:
-        keypoints = keypoints + _dark_step(flat, x0, y0, blur_kernel)
+        keypoints = _dark_refine(flat, x0, y0, blur_kernel)
     return keypoints.reshape(*lead, 2), scores.reshape(lead)
 
 
-def _dark_step(flat: torch.Tensor, x0: torch.Tensor, y0: torch.Tensor, blur_kernel: int) -> torch.Tensor:
-    """(M, 1, h, w) maps and integer maxima (M,) → Newton offsets (M, 2) on the log of the blurred maps."""
-    k = blur_kernel
-    if k > 1:
-        sigma = 0.3 * ((k - 1) * 0.5 - 1) + 0.8
-        g = torch.exp(-(torch.arange(k, dtype=flat.dtype, device=flat.device) - k // 2) ** 2 / (2 * sigma ** 2))
-        g = g / g.sum()
-        padded = F.pad(flat, (k // 2,) * 4)  # zeros outside the map (mmpose reflects: biased near the border)
-        flat = F.conv2d(F.conv2d(padded, g.view(1, 1, 1, k)), g.view(1, 1, k, 1))  # separable blur
-    log = F.pad(flat.clamp(0.001, 50).log(), (1, 1, 1, 1), mode="replicate")[:, 0]  # (M, h+2, w+2)
-    m = torch.arange(log.shape[0], device=log.device)
-    yc, xc = y0 + 1, x0 + 1  # centre in padded coordinates
+def _dark_refine(flat: torch.Tensor, x0: torch.Tensor, y0: torch.Tensor, blur_kernel: int) -> torch.Tensor:
+    """(M, 1, h, w) maps and integer maxima (M,) → refined (x, y) (M, 2): a Newton step on the log of the blurred maps.
+
+    Only the 3×3 stencil of the blurred map is needed, so each map's (3 + 2r)² window around it is blurred
+    with its own truncated kernel (zero weights beyond radius r per axis), batched over maps.
+    """
+    h, w = flat.shape[-2:]
+    start = torch.stack([x0, y0], dim=-1).float()  # (M, 2)
+    if h < 3 or w < 3:
+        return start
+    cx, cy = x0.clamp(1, w - 2), y0.clamp(1, h - 2)  # stencil centre: the 3×3 neighbourhood stays on the map
+    half = blur_kernel // 2
+    size = 2 * half + 3  # window: the stencil plus the kernel's reach on each side
+    m = torch.arange(flat.shape[0], device=flat.device)
+    steps = torch.arange(size, device=flat.device)
+    padded = F.pad(flat[:, 0], (half + 1,) * 4)  # (M, h + size − 1, w + size − 1); the zeros get weight 0 below
+    window = padded[m[:, None, None], (cy[:, None] + steps)[:, :, None], (cx[:, None] + steps)[:, None, :]]  # (M, size, size)
+    sigma = 0.3 * ((blur_kernel - 1) * 0.5 - 1) + 0.8
+    taps = torch.arange(-half, half + 1, dtype=flat.dtype, device=flat.device)  # (K,)
+
+    def kernel(centre: torch.Tensor, length: int) -> torch.Tensor:  # (M,) → (M, K), truncated inside the map
+        radius = torch.minimum(centre - 1, length - 2 - centre).clamp(max=half)
+        g = torch.exp(-taps ** 2 / (2 * sigma ** 2)) * (taps.abs() <= radius[:, None])
+        return g / g.sum(dim=-1, keepdim=True)
+
+    blurred = torch.einsum("mrck,mk->mrc", window.unfold(2, 2 * half + 1, 1), kernel(cx, w))  # (M, size, 3)
+    stencil = torch.einsum("mrck,mk->mrc", blurred.unfold(1, 2 * half + 1, 1), kernel(cy, h))  # (M, 3, 3)
+    log = stencil.clamp(0.001, 50).log()
 
     def at(dx: int, dy: int) -> torch.Tensor:
-        return log[m, yc + dy, xc + dx]
+        return log[:, 1 + dy, 1 + dx]
 
     centre = at(0, 0)
     dx = 0.5 * (at(1, 0) - at(-1, 0))
@@ -128,8 +151,8 @@ def _dark_step(flat: torch.Tensor, x0: torch.Tensor, y0: torch.Tensor, blur_kern
     det = torch.where(safe, det, torch.ones_like(det))
     offset_x = -(d * dx - b * dy) / det  # −H⁻¹∇ with H⁻¹ = [[d, −b], [−b, a]] / det
     offset_y = -(a * dy - b * dx) / det
-    offset = torch.stack([offset_x, offset_y], dim=-1) * safe[:, None]
-    return offset.clamp(-1.0, 1.0)
+    refined = torch.where(safe[:, None], torch.stack([cx + offset_x, cy + offset_y], dim=-1), start)
+    return torch.minimum(torch.maximum(refined, start - 1.0), start + 1.0)
 
 
 def soft_argmax(heatmaps: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
