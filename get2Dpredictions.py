@@ -1,7 +1,7 @@
 """Stage 2: run a trained 2D estimator over every frame of the chosen subjects, actions and cameras
 and write the 2D prediction artifact (full-frame pixels; see utils/artifact.py).
 
-Reads checkpoint/<experiment>/2d/<model>/model.pt (best on validation), maps the decoded heatmaps
+Reads checkpoint/<experiment>/2d/<model>/model.pt (the last epoch's weights), maps the decoded heatmaps
 back through the inverse crop, averages with the flipped image by default, and writes
 checkpoint/<experiment>/predictions/<model>/. `predict.export_npz=true` also writes
 data_2d_h36m_<model>.npz (VideoPose3D layout) in that folder for other lifting code.
@@ -42,7 +42,7 @@ def main(argv):
                          f"{', '.join(MODELS_2D)}, got {name!r} (Probabilistic: get2Dpredictions_prob_pose.py)")
     if runtime.world_size() > 1:
         raise SystemExit("get2Dpredictions.py runs in one process; start it without torchrun")
-    ckpt_path = layout.pose2d_dir(cfg, name) / "model.pt"
+    ckpt_path = layout.pose2d_checkpoint(cfg, name)
     if not ckpt_path.is_file():
         raise SystemExit(f"error: no trained {name} at {ckpt_path}; train it with `{layout.pose2d_command(name)}`")
     ckpt = load_checkpoint(ckpt_path, expect_model=name)

@@ -54,9 +54,8 @@ def train_lifter(cfg, data, device, run_dir):
         val_loader=make_loader(val_set, batch_size=c.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
                                seed=cfg.seed, device=device),
         train_step=downstream.lifting_train_step, eval_step=downstream.make_lifting_eval_step(c.test_flip),
-        run_dir=run_dir, config=to_dict(cfg), epochs=c.epochs, device=device, monitor="mpjpe_mm",
-        amp=cfg.runtime.amp, resume=cfg.resume, desc=f"GraphMLP[{run_dir.name}]",
-        on_epoch_start=train_set.set_epoch,
+        run_dir=run_dir, config=to_dict(cfg), epochs=c.epochs, device=device, amp=cfg.runtime.amp,
+        resume=cfg.resume, desc=f"GraphMLP[{run_dir.name}]", on_epoch_start=train_set.set_epoch,
     )
     return fit(trainer)
 
@@ -83,9 +82,9 @@ def train_action(cfg, data, device, run_dir, split):
         val_loader=make_loader(val_set, batch_size=c.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
                                seed=cfg.seed, device=device),
         train_step=downstream.make_action_train_step(c.label_smoothing), eval_step=downstream.action_eval_step,
-        run_dir=run_dir / split, config=to_dict(cfg), epochs=c.epochs, device=device, monitor="top1",
-        monitor_mode="max", amp=cfg.runtime.amp, grad_clip=c.grad_clip, resume=cfg.resume,
-        desc=f"SkateFormer[{run_dir.name}/{split}]", on_epoch_start=train_set.set_epoch,
+        run_dir=run_dir / split, config=to_dict(cfg), epochs=c.epochs, device=device, amp=cfg.runtime.amp,
+        grad_clip=c.grad_clip, resume=cfg.resume, desc=f"SkateFormer[{run_dir.name}/{split}]",
+        on_epoch_start=train_set.set_epoch,
     )
     return fit(trainer)
 

@@ -1,10 +1,12 @@
 """Stage 1: train the 2D pose estimator `model_2D_prediction` (ViTPose or Hourglass) on the training
-subjects, validating on the test subjects every epoch.
+subjects, with validation curves on the test subjects every epoch (monitoring only: the predictions use
+the last epoch, no checkpoint is chosen by them).
 
 Heatmap MSE against Gaussian targets (σ = `pose2d.sigma` heatmap px) on person crops from the
 ground-truth box. Per epoch: PCK@0.05 and @0.1 of the box size, the mean 2D error in full-frame
 pixels (sub-pixel decoding, flip test), and the study's "AP50" (PCK at half the GT box diagonal).
-Writes checkpoint/<experiment>/2d/<model>/{model.pt, last.pt, config.yml, metrics.csv, curves.png}.
+Writes checkpoint/<experiment>/2d/<model>/{model.pt, last.pt, config.yml, metrics.csv, curves.png}: model.pt
+holds the last epoch's weights, last.pt the same plus the state to resume.
 
     python train2D.py model_2D_prediction=Hourglass
     torchrun --nproc_per_node=4 train2D.py profile=paper
@@ -71,9 +73,8 @@ def main(argv):
         val_loader=make_loader(val_set, batch_size=c.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
                                seed=cfg.seed, device=device),
         train_step=estimator.train_step, eval_step=estimator.make_eval_step(cfg.predict.flip_test),
-        run_dir=run_dir, config=to_dict(cfg), epochs=c.epochs, device=device, monitor="error_px",
-        amp=cfg.runtime.amp, grad_clip=c.grad_clip, resume=cfg.resume, desc=name,
-        on_epoch_start=train_set.set_epoch,
+        run_dir=run_dir, config=to_dict(cfg), epochs=c.epochs, device=device, amp=cfg.runtime.amp,
+        grad_clip=c.grad_clip, resume=cfg.resume, desc=name, on_epoch_start=train_set.set_epoch,
     )
     metrics = fit(trainer)
     if metrics:

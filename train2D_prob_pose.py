@@ -58,8 +58,8 @@ def main(argv):
                                seed=cfg.seed, device=device),
         train_step=prob_estimator.make_train_step(c.heatmap_peak, epoch_ref),
         eval_step=prob_estimator.make_eval_step(cfg.predict.flip_test),
-        run_dir=run_dir, config=to_dict(cfg), epochs=c.epochs, device=device, monitor=f"{c.export_method}_tac_px",
-        amp=cfg.runtime.amp, resume=cfg.resume, desc=f"TIC-TAC[{backbone}]", on_epoch_start=on_epoch_start,
+        run_dir=run_dir, config=to_dict(cfg), epochs=c.epochs, device=device, amp=cfg.runtime.amp,
+        resume=cfg.resume, desc=f"TIC-TAC[{backbone}]", on_epoch_start=on_epoch_start,
     )
     metrics = fit(trainer)
     if metrics:

@@ -117,8 +117,7 @@ def _toy_trainer(run_dir: Path, epochs: int, resume: bool) -> Trainer:
                    train_loader=make_loader(data, batch_size=4, shuffle=True, num_workers=0, seed=0),
                    val_loader=make_loader(data, batch_size=8, shuffle=False, num_workers=0, seed=0),
                    train_step=step, eval_step=lambda m, b: ({"loss": step(m, b)[0].item()}, len(b[0])),
-                   run_dir=run_dir, config={}, epochs=epochs, device=torch.device("cpu"), monitor="loss",
-                   resume=resume)
+                   run_dir=run_dir, config={}, epochs=epochs, device=torch.device("cpu"), resume=resume)
 
 
 @pytest.fixture

@@ -1,8 +1,11 @@
 """Checkpoints: atomic writes, complete resume state, safe loading.
 
 A checkpoint holds everything needed to rebuild or resume: model, optimiser, scheduler, epoch,
-step, best metric, RNG states and the resolved configuration. Files are written to a temporary
-name and renamed, so a crash never leaves a half-written ``last.pt``. Loading always uses
+step, RNG states and the resolved configuration. A run folder holds two, both of the last finished
+epoch (``utils.training.fit``): ``last.pt``, the full state to resume from, and ``model.pt``, the same
+without optimiser, scheduler and RNG states, which the prediction stages load. No checkpoint is
+chosen by a validation metric: validation runs on the test subjects. Files are written to a
+temporary name and renamed, so a crash never leaves a half-written ``last.pt``. Loading always uses
 ``weights_only=True``.
 """
 from __future__ import annotations
@@ -66,7 +69,7 @@ def atomic_save(obj, path: Path) -> None:
 
 
 def make_checkpoint(*, model, model_name: str, model_kwargs: dict, config: dict, epoch: int, step: int,
-                    optimizer=None, scheduler=None, best_metric: float | None = None, extra: dict | None = None,
+                    optimizer=None, scheduler=None, extra: dict | None = None,
                     rng_per_rank: list | None = None) -> dict:
     """The checkpoint dict; `rng_per_rank` holds every rank's RNG states under torchrun (rank r
     resumes its own dropout stream), else [this process's]."""
@@ -78,12 +81,16 @@ def make_checkpoint(*, model, model_name: str, model_kwargs: dict, config: dict,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "epoch": epoch,
         "step": step,
-        "best_metric": best_metric,
         "rng": rng_state(),
         "rng_per_rank": rng_per_rank if rng_per_rank is not None else [rng_state()],
         "config": config,
         "extra": extra or {},
     }
+
+
+def without_resume_state(ckpt: dict) -> dict:
+    """`ckpt` without the resume state (optimiser, scheduler, RNG): a third of an Adam checkpoint's size."""
+    return {**ckpt, "optimizer": None, "scheduler": None, "rng": None, "rng_per_rank": None}
 
 
 def load_checkpoint(path: Path, expect_model: str | None = None) -> dict:

@@ -2,19 +2,23 @@
 
 ```
 checkpoint/<experiment>/
-  2d/<Hourglass|ViTPose>/                 model.pt (best), last.pt, config.yml, metrics.csv, curves.png
-  2d/Probabilistic_<backbone>/            one run per covariance method: <method>/model.pt …, tictac.md
+  2d/<Hourglass|ViTPose>/                 model.pt, last.pt, config.yml, metrics.csv, curves.png
+  2d/Probabilistic_<backbone>/            model.pt, last.pt (every covariance method in one), config.yml, …
   predictions/<source>/                   keypoints_2d.npy, covariance_2d.npy, index.npy, meta.json
   3d/<GraphMLP|SkateFormer>_<source>/     model.pt, last.pt, config.yml, metrics.csv, curves.png
   eval/<model>_<train source>_on_<eval source>/   metrics.json, per_action.csv, predictions_3d.npy
   figures/ …  report.md
 ```
 Each ``*_dir`` function has a ``*_command`` twin: the command that creates what it points to,
-used by the error message when something is missing.
+used by the error message when something is missing. In every run folder ``model.pt`` and ``last.pt``
+hold the last finished epoch (``utils.training.fit``): no checkpoint is chosen on the test subjects.
 """
 from __future__ import annotations
 
 from pathlib import Path
+
+RESUME_FILE = "last.pt"    # the full state of the last finished epoch: resume=true continues from it
+WEIGHTS_FILE = "model.pt"  # the same epoch's weights alone: what the prediction stages load
 
 
 def source_tag(source: str, noise_std: float = 0.0) -> str:
@@ -24,6 +28,11 @@ def source_tag(source: str, noise_std: float = 0.0) -> str:
 
 def pose2d_dir(cfg, model: str) -> Path:
     return cfg.run_dir / "2d" / model
+
+
+def pose2d_checkpoint(cfg, model: str) -> Path:
+    """What get2Dpredictions.py loads: the last epoch's weights (model.pt), never a checkpoint chosen on validation."""
+    return pose2d_dir(cfg, model) / WEIGHTS_FILE
 
 
 def pose2d_command(model: str) -> str:

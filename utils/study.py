@@ -66,8 +66,8 @@ def plan(cfg, overrides: list[str], config_file=None, force: bool = False) -> li
                             inputs=data_inputs, saved_config=run / "config.yml", stage_overrides=args, estimate_s=150))
         pred = layout.prediction_dir(cfg, model)
         stages.append(Stage(f"predict 2D {model}", [("get2Dpredictions.py", args)], outputs=[pred / "meta.json"],
-                            inputs=[run / "model.pt"], saved_config=pred / "meta.json", stage_overrides=args,
-                            estimate_s=60))
+                            inputs=[layout.pose2d_checkpoint(cfg, model)], saved_config=pred / "meta.json",
+                            stage_overrides=args, estimate_s=60))
     prob = layout.prob_dir(cfg, cfg.model_prob_pose)
     stages.append(Stage(f"train TIC-TAC {cfg.model_prob_pose}", [("train2D_prob_pose.py", [])],
                         outputs=[prob / "last.pt"], inputs=data_inputs, saved_config=prob / "config.yml", estimate_s=240))

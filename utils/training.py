@@ -2,15 +2,19 @@
 
 A stage supplies a ``step(model, batch) -> (loss, metrics: dict[str, float], batch_size)``
 function for training and an ``eval_step`` for validation, and reads the result. ``fit`` handles
-what every stage needs identically: resume from ``last.pt``, per-epoch validation, best/last
-checkpoints written atomically, ``metrics.csv`` and ``curves.png`` in the run folder, progress bars
-on rank 0 only, metrics reduced across ranks.
+what every stage needs identically: resume from ``last.pt``, per-epoch validation, checkpoints
+written atomically, ``metrics.csv`` and ``curves.png`` in the run folder, progress bars on rank 0
+only, metrics reduced across ranks.
+
+No model selection: the validation split is the test subjects, so its metrics are monitoring curves
+only. Every epoch writes ``model.pt`` (the weights, which the prediction stages load) and then
+``last.pt`` (the same weights plus optimiser, scheduler and RNG states, to resume); both always hold
+the last finished epoch.
 """
 from __future__ import annotations
 
 import csv
 import logging
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -23,7 +27,8 @@ from tqdm import tqdm
 from config import save_config
 from utils import runtime
 from utils.checkpoint import (atomic_save, load_checkpoint, make_checkpoint, resume_rng_state, rng_state,
-                              set_rng_state)
+                              set_rng_state, without_resume_state)
+from utils.layout import RESUME_FILE, WEIGHTS_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +50,6 @@ class Trainer:
     config: dict
     epochs: int
     device: torch.device
-    monitor: str                          # validation metric used for the best checkpoint
-    monitor_mode: str = "min"             # 'min' or 'max'
     scheduler: object = None              # stepped per iteration if `scheduler_per_step`, else per epoch
     scheduler_per_step: bool = False
     amp: bool = True
@@ -165,10 +168,9 @@ PLOT_EVERY_S = 30.0  # seconds between redraws of curves.png during a run
 def fit(t: Trainer) -> dict:
     """Train for `t.epochs`, validating every epoch; returns the last validation metrics."""
     t.run_dir.mkdir(parents=True, exist_ok=True)
-    last_path, best_path = t.run_dir / "last.pt", t.run_dir / "model.pt"
+    last_path, weights_path = t.run_dir / RESUME_FILE, t.run_dir / WEIGHTS_FILE
     csv_path = t.run_dir / "metrics.csv"
     start_epoch, step = 0, 0
-    best = math.inf if t.monitor_mode == "min" else -math.inf
     if t.resume and last_path.is_file():
         ckpt = load_checkpoint(last_path, expect_model=t.model_name)
         runtime.unwrap(t.model).load_state_dict(ckpt["model"])
@@ -176,7 +178,6 @@ def fit(t: Trainer) -> dict:
         if t.scheduler is not None and ckpt["scheduler"] is not None:
             t.scheduler.load_state_dict(ckpt["scheduler"])
         start_epoch, step = ckpt["epoch"], ckpt["step"]
-        best = ckpt["best_metric"] if ckpt["best_metric"] is not None else best
         set_rng_state(resume_rng_state(ckpt, runtime.rank()))
         logger.info("resumed %s from %s at epoch %d", t.model_name, last_path, start_epoch)
     elif t.resume:
@@ -197,21 +198,16 @@ def fit(t: Trainer) -> dict:
             t.scheduler.step()
         metrics = {"epoch": epoch + 1, **train_metrics, **{f"val_{k}": v for k, v in val_metrics.items()},
                    "seconds": round(time.perf_counter() - started, 2)}
-        value = metrics[f"val_{t.monitor}"]
-        improved = value < best if t.monitor_mode == "min" else value > best
-        if improved:
-            best = value
         rng_per_rank = runtime.all_gather_object(rng_state())  # a collective: every rank, every epoch
         if runtime.is_main_process():
             ckpt = make_checkpoint(model=t.model, model_name=t.model_name, model_kwargs=t.model_kwargs,
                                    config=t.config, epoch=epoch + 1, step=step, optimizer=t.optimizer,
-                                   scheduler=t.scheduler, best_metric=best, extra=t.extra,
-                                   rng_per_rank=rng_per_rank)
+                                   scheduler=t.scheduler, extra=t.extra, rng_per_rank=rng_per_rank)
             # The row first, last.pt last: after a kill in between, the resumed run redoes the epoch and
-            # _append_csv replaces its row. Until a run's first epoch ends, an older metrics.csv stays intact.
+            # _append_csv replaces its row (and model.pt, with the same weights: the rerun is deterministic).
+            # Until a run's first epoch ends, an older metrics.csv stays intact.
             _append_csv(csv_path, metrics)
-            if improved:
-                atomic_save(ckpt, best_path)
+            atomic_save(without_resume_state(ckpt), weights_path)
             atomic_save(ckpt, last_path)
             save_config(t.config, t.run_dir / "config.yml")  # with the checkpoint: a failed run leaves the old one
             # redrawn at most every PLOT_EVERY_S (a plot costs ~0.5 s: a quarter of a tiny CPU epoch) and at the end
