@@ -1,4 +1,5 @@
-"""Evaluation protocol: which checkpoint the prediction stages load."""
+"""Evaluation protocol: which checkpoint the prediction stages load, and how the lifter's root joint
+is handled (as the official GraphMLP, ``Vegetebird/GraphMLP: main.py``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,9 +7,13 @@ from types import SimpleNamespace
 
 import torch
 
+from dataloader.h36m import NUM_JOINTS, ROOT
+from dataloader.lifting_dataset import flip_3d
 from dataloader.loaders import make_loader
 from utils import layout
 from utils.checkpoint import load_checkpoint
+from utils.downstream import lifting_train_step, predict_3d
+from utils.metrics import mpjpe
 from utils.training import Trainer, fit
 
 
@@ -61,3 +66,55 @@ def test_a_resumed_run_keeps_model_pt_at_the_last_epoch(tmp_path, monkeypatch):
     assert weights["epoch"] == 3
     for key, value in trainer.model.state_dict().items():
         assert torch.equal(weights["model"][key], value), key
+
+
+# --- root handling of the lifter ----------------------------------------------------------------
+
+class _FixedLifter(torch.nn.Module):
+    """Predicts `pose` (J, 3) for every window: (B, T, J, 2) → (B, 1, J, 3), like GraphMLP's centre frame."""
+
+    def __init__(self, pose: torch.Tensor):
+        super().__init__()
+        self.pose = pose
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.pose.expand(inputs.shape[0], 1, -1, -1)
+
+
+def _pose_with_a_wrong_root() -> torch.Tensor:
+    pose = torch.randn(NUM_JOINTS, 3, generator=torch.Generator().manual_seed(0)) * 0.2
+    pose[ROOT] = torch.tensor([0.3, -0.2, 0.1])  # the lifter's root is 37 cm off the (zero) target root
+    return pose
+
+
+def test_predict_3d_zeroes_the_root_and_keeps_the_other_joints():
+    """Official GraphMLP test: ``output_3D[:, :, root] = 0``; subtracting the predicted root from every
+    joint (translating the whole pose by 37 cm here) would move every other joint."""
+    pose = _pose_with_a_wrong_root()
+    inputs = torch.zeros(2, 1, NUM_JOINTS, 2)
+    expected = pose.clone()
+    expected[ROOT] = 0
+    assert torch.equal(predict_3d(_FixedLifter(pose), inputs, test_flip=False), expected.expand(2, -1, -1))
+
+    # with flip test-time averaging: the mean of the two predictions, then the root set to 0
+    flipped = torch.randn(NUM_JOINTS, 3, generator=torch.Generator().manual_seed(1))
+
+    class _TwoViews(torch.nn.Module):  # one pose for the image (x = 1), another for its mirror (x = −1)
+        def forward(self, x):
+            return (flipped if x[0, 0, 0, 0] < 0 else pose).expand(len(x), 1, -1, -1)
+
+    expected = 0.5 * (pose + flip_3d(flipped))
+    expected[ROOT] = 0
+    averaged = predict_3d(_TwoViews(), torch.ones(1, 1, NUM_JOINTS, 2), test_flip=True)[0]
+    torch.testing.assert_close(averaged, expected)
+
+
+def test_lifting_loss_compares_every_joint_with_the_zero_root_target():
+    """Official GraphMLP train: the target's root is 0 and the loss is the MPJPE over all joints, the
+    predicted root included (nothing is subtracted from the prediction)."""
+    pose = _pose_with_a_wrong_root()
+    target = torch.zeros(1, NUM_JOINTS, 3)
+    loss, metrics, n = lifting_train_step(_FixedLifter(pose), {"inputs": torch.zeros(1, 1, NUM_JOINTS, 2),
+                                                               "target": target})
+    torch.testing.assert_close(loss, mpjpe(pose[None], target))
+    assert n == 1 and abs(metrics["mpjpe_mm"] - loss.item() * 1000) < 1e-6

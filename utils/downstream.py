@@ -50,11 +50,18 @@ def build_downstream(cfg):
 # --- lifting ------------------------------------------------------------------------------
 
 def predict_3d(model, inputs: torch.Tensor, test_flip: bool) -> torch.Tensor:
-    """(B, T, J, 2) → (B, J, 3) root-relative metres; optional flip test-time averaging; root set to 0."""
-    pred = model(inputs)[:, 0]
+    """(B, T, J, 2) → (B, J, 3) root-relative metres; optional flip test-time averaging.
+
+    As the official GraphMLP (``Vegetebird/GraphMLP: main.py``, ``test``: ``output_3D[:, :, args.root_joint] = 0``)
+    the root joint of the prediction is set to 0 and the other joints are kept as predicted; the predicted
+    root is not subtracted from them. The training loss (:func:`lifting_train_step`) compares all joints,
+    root included, with the root-relative target (root = 0), as the official ``train``.
+    """
+    pred = model(inputs)[:, 0]  # (B, J, 3)
     if test_flip:
         pred = 0.5 * (pred + flip_3d(model(flip_2d(inputs))[:, 0]))
-    return pred - pred[:, ROOT:ROOT + 1]
+    root = torch.arange(pred.shape[-2], device=pred.device) == ROOT  # (J,)
+    return pred.masked_fill(root[:, None], 0.0)
 
 
 def lifting_train_step(model, batch):
