@@ -5,7 +5,8 @@ GraphMLP: MPJPE (Protocol 1) and P-MPJPE (Protocol 2, similarity Procrustes) in 
 (frame-weighted) and action-wise (frame-weighted within an action, unweighted mean over the 15
 actions, as VideoPose3D and GraphMLP report); the 3D predictions are saved. With a Probabilistic
 evaluation source, K Monte-Carlo samples of the 2D are also pushed through the lifter: the per-joint
-3D spread and its correlation with the actual error are reported. SkateFormer: top-1 per split.
+3D spread, its correlation with the actual error (non-root joints), the action-wise P1 of the samples'
+mean and the 3D quantile calibration (cGNF) are reported. SkateFormer: top-1 per split.
 The final checkpoint (`last.pt`) is evaluated: no model selection on the test subjects.
 
     python get3Dprediction.py model_2D_prediction=GroundTruth model_2D_dataset=ViTPose

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from dataloader.h36m import NUM_JOINTS as J
-from utils.metrics import (action_wise_average, ap50_study, mean_joint_error_2d, mpjpe, mpjve, n_mpjpe, p_mpjpe,
-                           pck, per_joint_error, topk_accuracy)
+from utils.metrics import (CALIBRATION_QUANTILES, action_wise_average, ap50_study, calibration_error,
+                           leave_one_out_calibration, mean_joint_error_2d, mpjpe, mpjve, n_mpjpe, p_mpjpe, pck,
+                           per_joint_error, quantile_calibration, topk_accuracy)
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:
@@ -168,3 +169,70 @@ def test_topk_accuracy_hand_computed():
     assert topk_accuracy(logits, labels, k=3) == 1.0
     with pytest.raises(ValueError, match="k must be"):
         topk_accuracy(logits, labels, k=4)
+
+
+# --- calibration of samples (cGNF) and the Monte-Carlo statistics of the evaluation ----------------
+
+def test_quantile_calibration_hand_computed():
+    # five samples on the x axis at −2 … 2: median 0, distances 2, 1, 0, 1, 2 (sorted 0, 1, 1, 2, 2)
+    samples = np.zeros((5, 1, 1, 3))
+    samples[:, 0, 0, 0] = [-2, -1, 0, 1, 2]
+    target = np.array([[[0.0, 0.5, 0.0]]])                      # distance 0.5 from the median
+    q = [0.0, 0.25, 0.5, 0.875, 1.0]                            # quantiles of the distances: 0, 1, 1, 2, 2
+    assert quantile_calibration(samples, target, q)[:, 0].tolist() == [0.0, 1.0, 1.0, 1.0, 1.0]
+    far = np.array([[[0.0, 0.0, 1.5]]])                         # distance 1.5: inside only from the 2's
+    assert quantile_calibration(samples, far, q)[:, 0].tolist() == [0.0, 0.0, 0.0, 1.0, 1.0]
+    # cGNF's score: mean over q of |median over joints − q|
+    fractions = np.array([[0.0, 1.0], [0.5, 0.5], [1.0, 1.0]])  # (Q = 3, J = 2)
+    assert calibration_error(fractions, [0.0, 0.5, 1.0]) == pytest.approx((0.5 + 0 + 0) / 3)
+
+
+def test_quantile_calibration_of_calibrated_and_overconfident_samplers():
+    rng = np.random.default_rng(0)
+    samples = rng.normal(size=(200, 400, 4, 3))
+    calibrated = calibration_error(quantile_calibration(samples, rng.normal(size=(400, 4, 3))))
+    overconfident = calibration_error(quantile_calibration(samples, 3 * rng.normal(size=(400, 4, 3))))
+    assert calibrated < 0.03 < 0.3 < overconfident
+
+
+def test_leave_one_out_calibration_compares_at_the_same_number_of_samples():
+    """With K = 4 a calibrated sampler is far from the diagonal; its own samples give the reference."""
+    rng = np.random.default_rng(1)
+    samples, truth = rng.normal(size=(4, 3000, 4, 3)), rng.normal(size=(3000, 4, 3))
+    cal = leave_one_out_calibration(samples, truth)
+    assert cal["ece"] > 0.1 and cal["ece_calibrated"] > 0.1               # finite-K effect, not miscalibration
+    assert abs(cal["ece"] - cal["ece_calibrated"]) < 0.02
+    assert np.allclose(cal["fraction"], cal["fraction_calibrated"], atol=0.03)
+    wide = leave_one_out_calibration(samples, 3 * truth)
+    assert wide["ece"] > cal["ece_calibrated"] + 0.1
+    assert cal["quantiles"] == CALIBRATION_QUANTILES.tolist() and cal["samples_per_curve"] == 3
+    with pytest.raises(ValueError, match="at least 3 samples"):
+        leave_one_out_calibration(samples[:2], truth)
+
+
+def test_monte_carlo_statistics_hand_computed():
+    """Spread a per (frame, joint), error 0.3 − a of the lift of the mean: r = −1 over the non-root joints
+    exactly. The root (spread 0, error 0) off that line would raise r, spread against spread gives +1, and
+    the P1 of the samples' mean is action-wise (3 frames of one action, 1 of another)."""
+    from utils.evaluation import monte_carlo_statistics
+
+    rng = np.random.default_rng(2)
+    n = 4
+    a = rng.uniform(0.01, 0.2, size=(n, J))                   # metres
+    a[:, 0] = 0.0                                              # root: no spread …
+    prediction = rng.normal(size=(n, J, 3))
+    prediction[:, 0] = 0.0
+    target = prediction.copy()
+    target[:, 1:, 1] += 0.3 - a[:, 1:]                        # … and no error; elsewhere error = 0.3 − spread
+    offsets = np.array([[1, 0, 0], [-1, 0, 0], [0, 0, 1], [0, 0, -1]], dtype=float)
+    samples = prediction[None] + offsets[:, None, None, :] * a[None, :, :, None]  # (4, n, J, 3), mean = prediction
+    actions = np.array([0, 0, 0, 1])
+    out = monte_carlo_statistics(samples, prediction, target, actions)
+    assert out["spread_error_correlation"] == pytest.approx(-1.0, abs=1e-9)
+    assert out["mean_spread_mm"] == pytest.approx(1000 * a[:, 1:].mean())
+    per_frame = 1000 * np.abs(0.3 - a[:, 1:]).sum(1) / J         # P1 of each frame over all 17 joints
+    assert out["mpjpe_of_sample_mean_mm"] == pytest.approx((per_frame[:3].mean() + per_frame[3]) / 2)
+    assert out["mpjpe_of_sample_mean_mm_frame_weighted"] == pytest.approx(per_frame.mean())
+    assert out["per_joint_spread_mm"][0] == 0.0 and out["num_samples"] == 4
+    assert len(out["calibration"]["fraction"]) == len(CALIBRATION_QUANTILES)
+    assert monte_carlo_statistics(samples[:2], prediction, target, actions)["calibration"] is None

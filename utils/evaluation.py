@@ -10,14 +10,14 @@ import torch
 from tqdm import tqdm
 
 from dataloader.action_dataset import ActionClipDataset, split_keys
-from dataloader.h36m import ACTIONS
+from dataloader.h36m import ACTIONS, ROOT
 from dataloader.lifting_dataset import LiftingDataset
 from dataloader.loaders import make_loader
 from dataloader.sources import build_source
 from utils import downstream, layout
 from utils.artifact import ArtifactError
 from utils.checkpoint import CheckpointError, load_checkpoint
-from utils.metrics import mpjpe, p_mpjpe
+from utils.metrics import action_wise_average, leave_one_out_calibration, mpjpe, p_mpjpe
 
 logger = logging.getLogger(__name__)
 
@@ -48,16 +48,18 @@ def _predict(model, loader, test_flip: bool, device, desc: str) -> tuple[np.ndar
 
 
 def lifting_metrics(pred: np.ndarray, target: np.ndarray, actions: np.ndarray) -> dict:
-    """P1/P2 in mm: overall frame-weighted and action-wise (VideoPose3D convention) plus per action."""
+    """P1/P2 in mm: action-wise (VideoPose3D convention, :func:`utils.metrics.action_wise_average`) and
+    frame-weighted, plus per action. pred, target (N, J, 3) metres; actions (N,) labels."""
     e1 = mpjpe(pred, target, reduction="none") * 1000
     e2 = p_mpjpe(pred, target, reduction="none") * 1000
-    per_action = {}
-    for a in np.unique(actions):
-        m = actions == a
-        per_action[ACTIONS[a]] = {"frames": int(m.sum()), "mpjpe_mm": float(e1[m].mean()), "p_mpjpe_mm": float(e2[m].mean())}
+    p1, per_action_1 = action_wise_average(e1, actions)
+    p2, per_action_2 = action_wise_average(e2, actions)
+    labels, counts = np.unique(actions, return_counts=True)
+    per_action = {ACTIONS[a]: {"frames": int(n), "mpjpe_mm": per_action_1[a], "p_mpjpe_mm": per_action_2[a]}
+                  for a, n in zip(labels.tolist(), counts)}
     return {
-        "mpjpe_mm": float(np.mean([v["mpjpe_mm"] for v in per_action.values()])),
-        "p_mpjpe_mm": float(np.mean([v["p_mpjpe_mm"] for v in per_action.values()])),
+        "mpjpe_mm": p1,
+        "p_mpjpe_mm": p2,
         "mpjpe_mm_frame_weighted": float(e1.mean()),
         "p_mpjpe_mm_frame_weighted": float(e2.mean()),
         "frames": int(len(e1)),
@@ -82,12 +84,40 @@ def evaluate_lifter(cfg, data, device, ckpt_path: Path, keys, fix: str):
                    "metrics": lifting_metrics(pred, target, actions), "frames": frames, "source": sampled}
 
 
-def monte_carlo_spread(cfg, data, device, model, keys, result: dict) -> dict:
-    """Push K samples of the probabilistic 2D through the lifter.
+def monte_carlo_statistics(samples: np.ndarray, prediction: np.ndarray, target: np.ndarray,
+                           actions: np.ndarray) -> dict:
+    """Statistics of K lifted Monte-Carlo samples against the lift of the mean 2D and the ground truth.
 
-    Returns the mean per-joint 3D spread (mm; RMS distance of the samples from their mean) and its
-    Pearson correlation with the actual per-joint error of the mean prediction, over (frame, joint).
+    Args:
+        samples: (K, N, J, 3) lifted samples; prediction: (N, J, 3) the lift of the mean 2D; target: (N, J, 3);
+            root-relative metres. actions: (N,) action labels.
+    Returns:
+        mean_spread_mm: RMS distance of the samples from their mean per (frame, joint), averaged over frames
+        and the non-root joints (mm); spread_error_correlation: Pearson r over (frame, non-root joint) between
+        that spread and the error of `prediction` (the root is excluded: its spread and error are both 0
+        by construction, pairs that alone would make r positive); mpjpe_of_sample_mean_mm: P1 of the
+        mean of the samples, action-wise as the evaluation's P1 (and frame-weighted); calibration: cGNF's
+        quantile calibration of the non-root joints (:func:`utils.metrics.leave_one_out_calibration`;
+        None below 3 samples).
     """
+    joints = [j for j in range(target.shape[-2]) if j != ROOT]
+    spread = np.sqrt(((samples - samples.mean(0)) ** 2).sum(-1).mean(0)) * 1000   # (N, J) mm
+    error = np.linalg.norm(prediction - target, axis=-1) * 1000                   # (N, J) mm
+    s, e = spread[:, joints].ravel(), error[:, joints].ravel()
+    corr = float(np.corrcoef(s, e)[0, 1]) if s.std() > 0 and e.std() > 0 else float("nan")
+    of_mean = lifting_metrics(samples.mean(0), target, actions)
+    return {"num_samples": int(len(samples)), "mean_spread_mm": float(s.mean()),
+            "per_joint_spread_mm": spread.mean(0).round(2).tolist(),
+            "spread_error_correlation": corr,
+            "mpjpe_of_sample_mean_mm": of_mean["mpjpe_mm"],
+            "mpjpe_of_sample_mean_mm_frame_weighted": of_mean["mpjpe_mm_frame_weighted"],
+            "calibration": (leave_one_out_calibration(samples[:, :, joints], target[:, joints])
+                            if len(samples) >= 3 else None)}  # leave-one-out needs ≥ 3 samples
+
+
+def monte_carlo_spread(cfg, data, device, model, keys, result: dict) -> dict:
+    """Push `evaluate.num_samples` samples of the probabilistic 2D through the lifter and summarise them
+    (:func:`monte_carlo_statistics`)."""
     source = result["source"]  # evaluate_lifter's Probabilistic source, with its Cholesky factors
     if source.cholesky is None:
         raise ValueError("monte_carlo_spread takes the result of evaluate_lifter on the Probabilistic source")
@@ -97,14 +127,7 @@ def monte_carlo_spread(cfg, data, device, model, keys, result: dict) -> dict:
         loader = make_loader(dataset, batch_size=cfg.lifting.batch_size, shuffle=False,
                              num_workers=cfg.data.num_workers, seed=cfg.seed, device=device)
         samples.append(_predict(model, loader, cfg.lifting.test_flip, device, f"sample {k + 1}")[0])
-    samples = np.stack(samples)                                                   # (K, N, J, 3)
-    spread = np.sqrt(((samples - samples.mean(0)) ** 2).sum(-1).mean(0)) * 1000   # (N, J) mm
-    error = np.linalg.norm(result["predictions"] - result["targets"], axis=-1) * 1000  # (N, J) mm
-    corr = float(np.corrcoef(spread.ravel(), error.ravel())[0, 1]) if spread.std() > 0 else float("nan")
-    return {"num_samples": int(len(samples)), "mean_spread_mm": float(spread.mean()),
-            "per_joint_spread_mm": spread.mean(0).round(2).tolist(),
-            "spread_error_correlation": corr,
-            "mpjpe_of_sample_mean_mm": float(mpjpe(samples.mean(0), result["targets"]) * 1000)}
+    return monte_carlo_statistics(np.stack(samples), result["predictions"], result["targets"], result["actions"])
 
 
 @torch.no_grad()

@@ -8,6 +8,9 @@ frame-weighted inside an action, unweighted mean over actions (:func:`action_wis
 
 2D: poses are (..., J, 2) in pixels (or any common unit); :func:`pck` normalises by the ground-truth box.
 
+Samples: :func:`quantile_calibration` / :func:`leave_one_out_calibration` measure how well K sampled poses
+per frame cover the ground truth (cGNF's calibration curve and error).
+
 Torch and numpy: :func:`mpjpe`, :func:`n_mpjpe` and :func:`per_joint_error` are differentiable on tensors
 and also accept arrays (same type out); :func:`p_mpjpe`, :func:`mpjve` and the 2D metrics compute in numpy
 (float64) and accept either.
@@ -243,3 +246,70 @@ def topk_accuracy(logits: Array, labels: Array, k: int = 1) -> float:
         raise ValueError(f"k must be in 1..{logits.shape[1]} (number of classes), got {k}")
     top = logits.topk(k, dim=1).indices  # (N, k)
     return float((top == labels[:, None]).any(dim=1).double().mean())
+
+
+# --- calibration of samples -------------------------------------------------------------------
+
+CALIBRATION_QUANTILES = np.round(np.arange(0.0, 1.0 + 1e-9, 0.05), 2)  # cGNF's levels 0, 0.05, …, 1
+
+
+def quantile_calibration(samples: Array, target: Array, quantiles: Sequence[float] = CALIBRATION_QUANTILES
+                         ) -> np.ndarray:
+    """Per-joint quantile calibration of a sample-based prediction (cGNF, Pierzchlewicz et al. 2023,
+    "Multi-hypothesis 3D human pose estimation metrics favor miscalibrated distributions";
+    ``sinzlab/cGNF: scripts/eval/human36m/calibration.py``).
+
+    Per frame and joint: the centre is the per-coordinate median of the samples; d_k = ‖s_k − centre‖ are
+    the samples' distances and d = ‖g − centre‖ the ground truth's; the ground truth is *inside* level q when
+    d < the q-quantile of the d_k (``np.quantile``, linear interpolation). A calibrated sampler gives
+    fraction ≈ q for large K.
+
+    Args:
+        samples: (K, ..., J, D) K sampled poses per frame; target: (..., J, D) ground truth.
+        quantiles: levels q in [0, 1].
+    Returns:
+        (Q, J) fraction of frames whose ground truth is inside level q, per joint.
+    """
+    S, G = _as_numpy(samples), _as_numpy(target)
+    if S.shape[1:] != G.shape:
+        raise ValueError(f"samples (K, ...) {S.shape} must stack poses shaped like the target {G.shape}")
+    centre = np.median(S, axis=0)
+    d_samples = np.linalg.norm(S - centre, axis=-1)                    # (K, ..., J)
+    d_target = np.linalg.norm(G - centre, axis=-1)                     # (..., J)
+    levels = np.quantile(d_samples, np.asarray(quantiles, np.float64), axis=0)  # (Q, ..., J)
+    inside = levels > d_target
+    return inside.reshape(len(levels), -1, G.shape[-2]).mean(1)
+
+
+def calibration_error(fractions: np.ndarray, quantiles: Sequence[float] = CALIBRATION_QUANTILES) -> float:
+    """cGNF's calibration score: mean over levels q of |median over joints of the fraction − q|."""
+    return float(np.abs(np.median(fractions, axis=1) - np.asarray(quantiles)).mean())
+
+
+def leave_one_out_calibration(samples: Array, target: Array, quantiles: Sequence[float] = CALIBRATION_QUANTILES
+                              ) -> dict:
+    """Quantile calibration of the ground truth, and of a perfectly calibrated sampler, at the same K.
+
+    With few samples even a calibrated sampler is far from the diagonal (the centre and the quantiles come
+    from the samples themselves: K = 4 Gaussian samples give a calibration error near 0.2). So each of the
+    K samples is set aside in turn and the quantiles come from the other K − 1: the ground truth's fraction
+    against them is the curve, and the set-aside sample's fraction (a "ground truth" drawn from the model
+    itself) is the curve of a calibrated lifter at this K. Both are averaged over the K choices.
+
+    Returns:
+        dict(quantiles, fraction (Q,) median over joints, fraction_calibrated (Q,), ece, ece_calibrated,
+        samples_per_curve = K − 1); fractions per joint in (Q, J) under ``per_joint_fraction``.
+    """
+    S, G = _as_numpy(samples), _as_numpy(target)
+    if len(S) < 3:
+        raise ValueError(f"leave-one-out calibration needs at least 3 samples, got {len(S)}")
+    truth, calibrated = [], []
+    for k in range(len(S)):
+        rest = np.delete(S, k, axis=0)
+        truth.append(quantile_calibration(rest, G, quantiles))
+        calibrated.append(quantile_calibration(rest, S[k], quantiles))
+    truth, calibrated = np.mean(truth, axis=0), np.mean(calibrated, axis=0)  # (Q, J)
+    return {"quantiles": [float(q) for q in quantiles], "fraction": np.median(truth, axis=1).round(4).tolist(),
+            "fraction_calibrated": np.median(calibrated, axis=1).round(4).tolist(),
+            "ece": calibration_error(truth, quantiles), "ece_calibrated": calibration_error(calibrated, quantiles),
+            "samples_per_curve": int(len(S) - 1), "per_joint_fraction": truth.round(4).tolist()}
