@@ -59,6 +59,8 @@ class DataConfig:
     frame_stride: int = 1                        # 2D training and validation use every k-th frame (predictions cover every frame)
     num_workers: int = 2                         # DataLoader workers
     reduced_decode: bool = True                  # decode frames at ½/¼/⅛ JPEG scale when the crop keeps ≥ 1 px per input px
+    box_source: str = choice("silhouette", "keypoints", "detections")  # person box of the 2D crops (train and predict)
+    detections: str = ""                         # box_source=detections: npz '<S>/<sequence>/<camera id>' → (N, 4) px
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ class Pose2DConfig:
     lr_steps: list = _list()                     # epochs at which the lr is multiplied by 0.1
     grad_clip: float = 1.0                       # L2 max-norm; 0 = off
     sigma: float = 2.0                           # Gaussian target std in heatmap pixels
-    box_margin: float = 1.25                     # crop side = margin × longer side of the ground-truth box
+    box_margin: float = 1.25                     # crop side = margin × longer side of the person box (data.box_source)
     rotation: float = 30.0                       # max |rotation| in degrees (augmentation)
     scale: float = 0.25                          # scale jitter ±
     flip_prob: float = 0.5
@@ -201,6 +203,11 @@ class Config:
     @property
     def data_root(self) -> Path:
         return resolve_path(self.data.root)
+
+    @property
+    def detections_path(self) -> Path | None:
+        """The person-box detections file (data.detections), or None when unset."""
+        return resolve_path(self.data.detections) if self.data.detections else None
 
 
 def resolve_path(path: str) -> Path:
@@ -333,6 +340,9 @@ def _check_ranges(cfg: Config) -> None:
     bad = [c for c in cfg.data.cameras if not (isinstance(c, int) and 0 <= c <= 3)]
     if bad or not cfg.data.cameras:
         raise ConfigError(f"config key 'data.cameras' = {cfg.data.cameras} must list camera indices in 0..3")
+    if cfg.data.box_source == "detections" and not cfg.data.detections:
+        raise ConfigError("config key 'data.box_source' = 'detections' needs the boxes file: set "
+                          "data.detections=/path/to/boxes.npz, or choose data.box_source=silhouette")
     if not math.isfinite(cfg.noise_std) or cfg.noise_std < 0:
         raise ConfigError(f"config key 'noise_std' = {cfg.noise_std} must be finite and ≥ 0")
     for section in ("pose2d", "prob", "lifting", "action"):

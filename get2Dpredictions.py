@@ -1,8 +1,9 @@
 """Stage 2: run a trained 2D estimator over every frame of the chosen subjects, actions and cameras
 and write the 2D prediction artifact (full-frame pixels; see utils/artifact.py).
 
-Reads checkpoint/<experiment>/2d/<model>/model.pt (the last epoch's weights), maps the decoded heatmaps
-back through the inverse crop, averages with the flipped image by default, and writes
+Reads checkpoint/<experiment>/2d/<model>/model.pt (the last epoch's weights), crops every frame around the
+person box of `data.box_source` (silhouette by default; recorded in meta.json as `box_source`), maps
+the decoded heatmaps back through the inverse crop, averages with the flipped image by default, and writes
 checkpoint/<experiment>/predictions/<model>/. `predict.export_npz=true` also writes
 data_2d_h36m_<model>.npz (VideoPose3D layout) in that folder for other lifting code.
 
@@ -55,7 +56,8 @@ def main(argv):
     keys = data.sequences()
     dataset = FrameCropDataset(data, keys, cfg.data.cameras, 1, model.input_size,
                                model.heatmap_size, sigma=cfg.pose2d.sigma, margin=cfg.pose2d.box_margin, targets=False,
-                               reduced_decode=cfg.data.reduced_decode)
+                               reduced_decode=cfg.data.reduced_decode, box_source=cfg.data.box_source,
+                               detections=cfg.detections_path)
     loader = make_loader(dataset, batch_size=cfg.predict.batch_size, shuffle=False,
                          num_workers=cfg.data.num_workers, seed=cfg.seed, device=device)
     table = estimator.sequence_table(data, keys)
@@ -72,6 +74,7 @@ def main(argv):
 
     out_dir = layout.prediction_dir(cfg, name)
     meta = estimator.artifact_meta(cfg, data, source=name, checkpoint=ckpt_path, keys=keys)
+    meta.update(box_source=cfg.data.box_source, box_detections=cfg.data.detections or None)
     save_artifact(out_dir, keypoints=keypoints, index=index, meta=meta)
     if cfg.predict.export_npz:
         estimator.export_videopose3d(out_dir / f"data_2d_h36m_{name.lower()}.npz", keypoints, index, meta)

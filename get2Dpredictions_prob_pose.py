@@ -1,6 +1,7 @@
 """Stage 2b: run the probabilistic estimator over every frame and write the probabilistic artifact:
 mean (N, 17, 2) and covariance (N, 34, 34) in full-frame pixels (Σ' = 𝒜⁻¹ Σ 𝒜⁻ᵀ through the inverse
-crop), visibility when enabled, meta.json naming the method (`prob.export_method`).
+crop), visibility when enabled, meta.json naming the method (`prob.export_method`) and the person box
+the crops came from (`box_source`, from `data.box_source`).
 
 Jitter policy: every covariance already carries the εI of its parameterisation (`prob.jitter`,
 heatmap px²); after the crop transform and the cast to float32, a frame whose smallest eigenvalue is
@@ -54,7 +55,8 @@ def main(argv):
     keys = data.sequences()
     dataset = FrameCropDataset(data, keys, cfg.data.cameras, 1, pose.input_size,
                                pose.heatmap_size, sigma=cfg.pose2d.sigma, margin=cfg.pose2d.box_margin, targets=False,
-                               reduced_decode=cfg.data.reduced_decode)
+                               reduced_decode=cfg.data.reduced_decode, box_source=cfg.data.box_source,
+                               detections=cfg.detections_path)
     loader = make_loader(dataset, batch_size=cfg.predict.batch_size, shuffle=False,
                          num_workers=cfg.data.num_workers, seed=cfg.seed, device=device)
     table = estimator.sequence_table(data, keys)
@@ -73,9 +75,10 @@ def main(argv):
     cov32 = cov32.float()
     keypoints = np.concatenate(means)
     meta = estimator.artifact_meta(cfg, data, source="Probabilistic", checkpoint=ckpt_path, keys=keys, method=method)
-    meta.update(backbone=backbone, jitter={"parameterisation_eps_heatmap_px2": cfg.prob.jitter,
-                                           "frames_with_extra_jitter": int((jitter > 0).sum()),
-                                           "max_extra_jitter_px2": float(jitter.max()) if len(jitter) else 0.0})
+    meta.update(backbone=backbone, box_source=cfg.data.box_source, box_detections=cfg.data.detections or None,
+                jitter={"parameterisation_eps_heatmap_px2": cfg.prob.jitter,
+                        "frames_with_extra_jitter": int((jitter > 0).sum()),
+                        "max_extra_jitter_px2": float(jitter.max()) if len(jitter) else 0.0})
     out_dir = layout.prediction_dir(cfg, "Probabilistic")
     save_artifact(out_dir, keypoints=keypoints, index=np.concatenate(index), meta=meta, covariance=cov32.numpy(),
                   visibility=np.concatenate(vis) if vis else None)

@@ -37,7 +37,8 @@ def build_datasets(cfg, data, model, seed):
                         f"or regenerate the synthetic data (make data)")
     c = cfg.pose2d
     common = dict(input_size=model.input_size, heatmap_size=model.heatmap_size, sigma=c.sigma, margin=c.box_margin,
-                  reduced_decode=cfg.data.reduced_decode)
+                  reduced_decode=cfg.data.reduced_decode, box_source=cfg.data.box_source,
+                  detections=cfg.detections_path)
     train_set = FrameCropDataset(data, data.sequences(subjects=cfg.data.train_subjects), cfg.data.cameras,
                                  cfg.data.frame_stride, augment=True, rotation=c.rotation, scale=c.scale,
                                  flip_prob=c.flip_prob, max_items=c.max_train_items, seed=seed, **common)

@@ -4,7 +4,7 @@
     python -m dataloader extract --raw DIR --root DIR [--subjects S1 S5 ...] [--image-scale S] [--workers N]
 
 ``inspect`` prints a JSON summary of a data root (subjects, actions, cameras, frames per sequence
-and per split, missing frame images, notes, inconsistencies, "usable") and exits 0 when the root
+and per split, missing frame images, person box files, notes, inconsistencies, "usable") and exits 0 when the root
 is usable, 1 otherwise with a one-line error on stderr. ``extract`` writes the frame images from
 the original videos (dataloader.frames).
 """
@@ -49,6 +49,15 @@ def _image_sizes(data) -> dict:
     return sizes
 
 
+def _person_boxes(data, keys) -> dict:
+    """How many (sequence, camera) videos have a person box file (data.box_source=silhouette needs them;
+    their absence leaves the root usable with data.box_source=keypoints or detections)."""
+    paths = [data.box_path(k, c) for k in keys for c in data.cameras_of(k)]
+    missing = [p for p in paths if not p.is_file()]
+    return {"found": len(paths) - len(missing), "videos": len(paths),
+            "first_missing": str(missing[0]) if missing else None}
+
+
 def inspect_root(root, frame_template: str, detections: str | None, stride: int | None) -> tuple[dict, str | None]:
     """(summary, error): the JSON summary of a data root and the one-line reason it is unusable (or None)."""
     summary = {"root": str(root), "frame_template": frame_template, "detections": detections}
@@ -67,6 +76,7 @@ def inspect_root(root, frame_template: str, detections: str | None, stride: int 
         sequences={s: {k.sequence: data.num_frames(k) for k in keys if k.subject == s} for s in data.subjects},
         splits={"train": _split(data, TRAIN_SUBJECTS), "test": _split(data, TEST_SUBJECTS)},
         images=_image_sizes(data),
+        person_boxes=_person_boxes(data, keys),
         missing_images={"checked": check.checked, "stride": check.stride, "count": check.missing,
                         "first": [str(p) for p in check.first_missing]},
         notes=data.notes,
@@ -109,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     extract.add_argument("--frame-template", default=DEFAULT_FRAME_TEMPLATE, metavar="T", help="frame path under root")
     extract.add_argument("--subjects", nargs="+", default=list(TRAIN_SUBJECTS + TEST_SUBJECTS), metavar="S")
     extract.add_argument("--max-frames", type=int, metavar="N", help="at most N frames per video")
-    extract.add_argument("--image-scale", type=float, default=1.0, metavar="S", help="resize factor of the images")
+    extract.add_argument("--image-scale", type=float, default=1.0, metavar="S",
+                         help="resize factor of the images (area interpolation; 2D stays in full-frame pixels)")
     extract.add_argument("--workers", type=int, default=1, metavar="N", help="videos decoded in parallel")
     args = parser.parse_args(argv)
     # inspect keeps stderr for its one-line verdict; extract reports progress

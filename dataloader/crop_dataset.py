@@ -1,11 +1,22 @@
 """Person crops for the 2D pose estimators.
 
-Each item is one (subject, sequence, camera, frame): the frame image cropped around the
-ground-truth 2D box (margin × its longer side) by one affine warp that also applies the training
-augmentation (rotation, scale, horizontal flip with the left/right joints swapped), the Gaussian
-heatmap targets, the 2D target in heatmap pixels, and the full-frame → heatmap affine that maps
-predictions back to full-frame pixels. Frames may be stored downscaled: the image's own size
+Each item is one (subject, sequence, camera, frame): the frame image cropped around a person box
+(a square of margin × the box's longer side, centred on the box) by one affine warp that also applies
+the training augmentation (rotation, scale, horizontal flip with the left/right joints swapped), the
+Gaussian heatmap targets, the 2D target in heatmap pixels, and the full-frame → heatmap affine that
+maps predictions back to full-frame pixels. Frames may be stored downscaled: the image's own size
 against the camera resolution gives the factor, and 2D always refers to full-resolution pixels.
+
+The person box comes from ``box_source`` (``data.box_source``; training and prediction use the same):
+
+- ``silhouette``: the person's image box, from the data root's ``MySegmentsMat/ground_truth_bb`` files
+  (``Human36M.person_boxes``): what the official Human3.6M boxes are, computed from foreground masks.
+- ``keypoints``: the tight box of the ground-truth 2D joints (mmpose's Human3.6M convention). At
+  prediction time it is optimistic: the crop's centre and scale and the extreme joints' positions
+  come from the answer (a constant mean pose placed in it already scores well).
+- ``detections``: boxes of a detector, from an npz the user provides (``load_box_detections``).
+
+PCK is normalised by the ground-truth joint box whatever the crop box (``box_size``).
 """
 from __future__ import annotations
 
@@ -15,12 +26,13 @@ import torch
 from torch.utils.data import Dataset
 
 from dataloader.h36m import FLIP_PERMUTATION, subject_id
-from dataloader.reader import DataError
-from utils.crop import apply_affine, compose_affine, crop_affine, heatmap_affine, person_box, warp_image
+from dataloader.reader import DataError, load_box_detections
+from utils.crop import apply_affine, box_square, compose_affine, crop_affine, heatmap_affine, person_box, warp_image
 from utils.heatmap import encode_heatmaps
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+BOX_SOURCES = ("silhouette", "keypoints", "detections")
 
 
 def frame_items(data, keys, cameras, stride: int) -> np.ndarray:
@@ -76,11 +88,34 @@ def decoded_to_input(full_to_input: np.ndarray, full_per_stored: np.ndarray, red
     return compose_affine(full_to_input, decoded_to_full)
 
 
+def item_boxes(data, keys, items: np.ndarray, box_source: str, detections=None) -> np.ndarray | None:
+    """(M, 4) float64 person boxes x0, y0, x1, y1 (full-frame px) of `items` (rows key index, camera,
+    frame), or None for ``keypoints`` (computed per batch from the joints). Read once per (sequence,
+    camera), so DataLoader workers inherit them and a bad box file fails before the first batch."""
+    if box_source not in BOX_SOURCES:
+        raise ValueError(f"box_source {box_source!r} is not valid; choose one of: {', '.join(BOX_SOURCES)}")
+    if box_source == "keypoints":
+        return None
+    if len(items) == 0:
+        return np.zeros((0, 4))
+    views, view_of_item = np.unique(items[:, :2], axis=0, return_inverse=True)     # (V, 2), (M,)
+    if box_source == "detections":
+        if detections is None:
+            raise DataError("box_source=detections needs a boxes file: set data.detections=/path/to/boxes.npz")
+        found = load_box_detections(detections, data, [(keys[k], int(c)) for k, c in views])
+        tables = [found[keys[k].subject, keys[k].sequence, int(c)] for k, c in views]
+    else:
+        tables = [data.person_boxes(keys[k], int(c)) for k, c in views]             # V × (N_v, 4)
+    starts = np.cumsum([0] + [len(t) for t in tables[:-1]])
+    return np.concatenate(tables)[starts[view_of_item.reshape(-1)] + items[:, 2]]
+
+
 class FrameCropDataset(Dataset):
     """Items: dict(image (3, H, W) uint8 RGB (``normalise_images`` makes the model input),
     heatmaps (J, h, w), weights (J,) (with `targets`), target_hm (J, 2), keypoints (J, 2) full-frame px,
-    to_heatmap (2, 3) full frame → heatmap, flipped (), box_size (), index (4,) (subject id, key, camera,
-    frame)).
+    to_heatmap (2, 3) full frame → heatmap, flipped (), box_size () longer side of the ground-truth joint
+    box in full-frame px (the PCK normaliser, whatever box the crop came from), index (4,) (subject id,
+    key, camera, frame)).
 
     A DataLoader fetches whole batches through ``__getitems__`` (the same dict with a leading batch
     dimension; ``make_loader`` passes it through uncollated): boxes, affines, heatmaps and tensors are made
@@ -90,6 +125,10 @@ class FrameCropDataset(Dataset):
         data: a loaded Human3.6M (dataloader.reader).
         keys: SequenceKeys to use; cameras: camera indices; stride: every k-th frame.
         input_size, heatmap_size: (H, W) of the model input and output.
+        margin: crop side / longer side of the person box.
+        box_source: 'silhouette' | 'keypoints' | 'detections' (module docstring): the box the crop is
+            centred and scaled on, and augmented around.
+        detections: the boxes npz for ``box_source='detections'`` (``dataloader.reader.load_box_detections``).
         augment: random rotation/scale/flip (training), drawn per item from (seed, epoch).
         targets: False leaves out heatmaps/weights (prediction: their encoding is a fifth of an item's cost).
         reduced_decode: decode each frame at the smallest JPEG scale (1, ½, ¼, ⅛) that still gives the
@@ -103,13 +142,15 @@ class FrameCropDataset(Dataset):
     def __init__(self, data, keys, cameras, stride: int, input_size, heatmap_size, *, sigma: float = 2.0,
                  margin: float = 1.25, augment: bool = False, rotation: float = 30.0, scale: float = 0.25,
                  flip_prob: float = 0.5, max_items: int = 0, seed: int = 0, targets: bool = True,
-                 reduced_decode: bool = False):
+                 reduced_decode: bool = False, box_source: str = "silhouette", detections=None):
         self.data, self.keys = data, list(keys)
         self.input_size, self.heatmap_size = tuple(input_size), tuple(heatmap_size)
         self.sigma, self.margin, self.augment, self.targets = sigma, margin, augment, targets
         self.reduced_decode, self.frame_shape = reduced_decode, {}  # (key index, camera) → stored (H, W)
         self.rotation, self.scale, self.flip_prob = rotation, scale, flip_prob
         self.all_items = frame_items(data, self.keys, cameras, stride)
+        self.box_source = box_source
+        self.all_boxes = item_boxes(data, self.keys, self.all_items, box_source, detections)  # (M, 4) or None
         self.max_items, self.seed = max_items, seed
         self.to_heatmap_from_input = heatmap_affine(self.input_size, self.heatmap_size)
         self.subject_ids = np.array([subject_id(k.subject) for k in self.keys], dtype=np.int64)
@@ -125,9 +166,11 @@ class FrameCropDataset(Dataset):
         n = len(self.all_items)
         if self.max_items and self.max_items < n:
             rng = np.random.default_rng((self.seed, epoch if self.augment else 0))
-            self.items = self.all_items[np.sort(rng.choice(n, self.max_items, replace=False))]
+            chosen = np.sort(rng.choice(n, self.max_items, replace=False))
         else:
-            self.items = self.all_items
+            chosen = np.arange(n)
+        self.items = self.all_items[chosen]
+        self.boxes = None if self.all_boxes is None else self.all_boxes[chosen]
         m = len(self.items)
         if self.augment:  # item i's draw depends on (seed, epoch, i) only, not on how items are batched
             rng = np.random.default_rng((self.seed, epoch, 1))
@@ -160,7 +203,11 @@ class FrameCropDataset(Dataset):
         keys = [self.keys[k] for k in rows[:, 0]]
         keypoints = np.stack([self.data.positions_2d[key.subject][key.sequence][cam][frame]
                               for key, (_, cam, frame) in zip(keys, rows)]).astype(np.float64)  # (B, J, 2) px
-        center, size = person_box(keypoints, self.margin)                             # (B, 2), (B,)
+        joints_centre, joints_size = person_box(keypoints, self.margin)               # (B, 2), (B,)
+        if self.boxes is None:
+            center, size = joints_centre, joints_size
+        else:
+            center, size = box_square(self.boxes[indices], self.margin)               # (B, 2), (B,)
         flip = self.flips[indices]
         affine = crop_affine(center, size, self.input_size, self.rotations[indices], flip,
                              scale=self.scales[indices])                              # (B, 2, 3) full px → input px
@@ -184,6 +231,6 @@ class FrameCropDataset(Dataset):
             "keypoints": torch.from_numpy(keypoints.astype(np.float32)),
             "to_heatmap": torch.from_numpy(to_heatmap.astype(np.float32)),
             "flipped": torch.from_numpy(flip),
-            "box_size": torch.from_numpy((size / self.margin).astype(np.float32)),
+            "box_size": torch.from_numpy((joints_size / self.margin).astype(np.float32)),
             "index": torch.from_numpy(np.stack([self.subject_ids[rows[:, 0]], rows[:, 0], rows[:, 1], rows[:, 2]], 1)),
         }

@@ -6,6 +6,11 @@ Layout (shared/reference/human36m.md §4, §5):
     ROOT/data_2d_h36m_gt.npz       positions_2d: subject → sequence → 4 × (N2, 17, 2) pixels; metadata
     ROOT/data_2d_h36m_<name>.npz   detections in the same layout (one array per video)
     ROOT/<frame template>          default S1/frames/Photo 1.54138969/000001.jpg (frame 1-based)
+    ROOT/<S>/MySegmentsMat/ground_truth_bb/<sequence>.<camera>.mat | .npy
+                                   person boxes per video frame (``Human36M.person_boxes``): the real
+                                   MATLAB v7.3 files of the Human3.6M "Segments" download (a cell
+                                   ``Masks`` of per-frame box masks), or float (V, 4) x0, y0, x1, y1
+                                   full-frame px as the synthetic generator writes them
 
 The reader copes with the quirks of real roots and records what it did: sequence names are
 canonicalised (``TakingPhoto 1`` → ``Photo 1``, ``Sitting_2`` → ``Sitting 2``) while frame folders
@@ -46,6 +51,13 @@ BROKEN_SEQUENCES = {
 }
 _FIX_FILES = ("write it with VideoPose3D's data/prepare_data_h36m.py (see README), "
               "or run `make data` for the synthetic default")
+# Person boxes (data.box_source=silhouette): the layout of the official Human3.6M "Segments" files.
+BOX_FOLDER = "{subject}/MySegmentsMat/ground_truth_bb"
+BOX_SUFFIXES = (".mat", ".npy")                 # real MATLAB v7.3 masks; the synthetic generator's arrays
+_FIX_BOXES = ("download the Human3.6M 'Segments' archives (MySegmentsMat/ground_truth_bb) into the data root, "
+              "regenerate the synthetic default (make data), or set data.box_source=keypoints")
+_FIX_DETECTIONS = ("write one float (N, 4) x0, y0, x1, y1 array per '<subject>/<sequence>/<camera id>' key "
+                   "(see README), or set data.box_source=silhouette")
 
 
 class DataError(ValueError):
@@ -112,6 +124,7 @@ class Human36M:
     notes: list[str] = field(default_factory=list, repr=False)
     inconsistencies: list[str] = field(default_factory=list, repr=False)
     _frame_names: dict[tuple[str, str, int], str] = field(default_factory=dict, init=False, repr=False)
+    _boxes: dict[tuple[str, str, int], np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def subjects(self) -> list[str]:
@@ -147,6 +160,57 @@ class Human36M:
         if name is None:
             name = self._resolve_disk_name(key, camera)
         return self._format_frame(key.subject, name, camera, frame)
+
+    def box_path(self, key: SequenceKey | tuple, camera: int) -> Path:
+        """The person-box file of a sequence and camera index (``BOX_FOLDER``): the first of
+        ``<name>.<camera id>.mat`` / ``.npy`` that exists over the spellings a frame folder may use
+        (S1's raw ``TakingPhoto 1``), else the canonical ``.mat`` path (for the error message)."""
+        key = _as_key(key)
+        self._positions_3d(key)
+        folder = self.root / BOX_FOLDER.format(subject=key.subject)
+        candidates = [folder / f"{name}.{CAMERA_IDS[camera]}{suffix}"
+                      for name in self._disk_name_candidates(key) for suffix in BOX_SUFFIXES]
+        return next((p for p in candidates if p.is_file()), candidates[0])
+
+    def person_boxes(self, key: SequenceKey | tuple, camera: int) -> np.ndarray:
+        """(N, 4) float64 person boxes x0, y0, x1, y1 of a sequence and camera index, full-frame pixels with
+        pixel centres at integers (a mask covering pixels a … b gives a − ½ … b + ½), one per pose frame.
+
+        Read from ``box_path`` once and cached. Box files hold one box per video frame (a few more than
+        the poses) and are cut to the N poses; a frame whose mask is empty takes the box of the nearest
+        frame that has one (recorded in ``notes``).
+
+        Raises:
+            DataError: no box file (naming the expected path and how to get it), an unreadable file,
+                fewer boxes than poses, or no box at all.
+        """
+        key = _as_key(key)
+        cached = self._boxes.get((key.subject, key.sequence, camera))
+        if cached is not None:
+            return cached
+        path = self.box_path(key, camera)
+        if not path.is_file():
+            raise DataError(f"no person box file {path} (.mat or .npy) for data.box_source=silhouette; {_FIX_BOXES}")
+        boxes = read_box_file(path)
+        n = self.num_frames(key)
+        if len(boxes) < n:
+            raise DataError(f"{path} has {len(boxes)} boxes but {key.subject} {key.sequence!r} has {n} poses; "
+                            f"{_FIX_BOXES}")
+        boxes = boxes[:n]
+        empty = ~np.isfinite(boxes).all(axis=1)
+        if empty.all():
+            raise DataError(f"{path}: every one of the {n} frames has an empty person mask; {_FIX_BOXES}")
+        if empty.any():
+            valid = np.flatnonzero(~empty)
+            after = np.minimum(np.searchsorted(valid, np.arange(n)), len(valid) - 1)     # first valid ≥ frame
+            before = np.maximum(after - 1, 0)
+            nearest = np.where(np.abs(valid[before] - np.arange(n)) <= np.abs(valid[after] - np.arange(n)),
+                               valid[before], valid[after])
+            boxes = boxes[nearest]
+            self.notes.append(f"{path.name}: {int(empty.sum())} frames with an empty person mask take the nearest "
+                              f"frame's box (first: frame {int(np.argmax(empty))})")
+        self._boxes[key.subject, key.sequence, camera] = boxes
+        return boxes
 
     def check_frames(self, keys=None, cameras=None, stride: int = 1) -> Path | None:
         """The first missing frame image (every `stride`-th frame and the last one checked), or None."""
@@ -343,6 +407,112 @@ def _pair_sequence(subject: str, sequence: str, entry_3d: tuple, entry_2d: tuple
         inconsistencies.append(f"{subject} {sequence!r} has no frames: skipped")
         return None
     return poses_3d[:n], [None if x is None else x[:n] for x in cams]
+
+
+def read_box_file(path) -> np.ndarray:
+    """(V, 4) float64 person boxes x0, y0, x1, y1 (full-frame px) of one video, NaN where a mask is empty.
+
+    ``.npy``: a float (V, 4) array, loaded without pickle (the synthetic generator's files). ``.mat``: the
+    real Human3.6M MATLAB v7.3 (HDF5) file, whose cell ``Masks`` holds one binary image per video frame
+    with the box filled (read as SPIN's and VNect's Human3.6M preprocessing do); the box is the
+    bounding box of the mask's pixels, each pixel i covering i − ½ … i + ½.
+    """
+    path = Path(path)
+    if path.suffix == ".mat":
+        return _read_mask_boxes(path)
+    try:
+        boxes = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"cannot read person boxes {path} ({str(exc).splitlines()[0][:80]}); {_FIX_BOXES}") from None
+    if boxes.ndim != 2 or boxes.shape[1] != 4 or not np.issubdtype(boxes.dtype, np.number):
+        raise DataError(f"{path} holds {boxes.dtype} {boxes.shape}, expected float (V, 4) x0, y0, x1, y1; {_FIX_BOXES}")
+    return boxes.astype(np.float64)
+
+
+def _read_mask_boxes(path: Path) -> np.ndarray:
+    """Boxes of the per-frame masks of a real ``ground_truth_bb`` .mat file (``read_box_file``)."""
+    import h5py  # only real Human3.6M box files need it
+
+    try:
+        with h5py.File(path, "r") as mat:
+            if "Masks" not in mat:
+                raise DataError(f"{path} has no 'Masks' (keys: {', '.join(mat.keys()) or 'none'}); expected the "
+                                f"Human3.6M ground_truth_bb layout; {_FIX_BOXES}")
+            refs = mat["Masks"][()].reshape(-1)                                   # (V,) object references
+            boxes = np.full((len(refs), 4), np.nan)
+            for i, ref in enumerate(refs):
+                mask = mat[ref][()] != 0                                          # (W, H): MATLAB is column-major
+                xs, ys = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+                if len(xs):
+                    boxes[i] = xs[0] - 0.5, ys[0] - 0.5, xs[-1] + 0.5, ys[-1] + 0.5
+    except OSError as exc:
+        raise DataError(f"cannot read {path} as a MATLAB v7.3 (HDF5) file ({str(exc).splitlines()[0][:80]}); "
+                        f"{_FIX_BOXES}") from None
+    return boxes
+
+
+def load_box_detections(path, data: Human36M, views) -> dict[tuple[str, str, int], np.ndarray]:
+    """Person boxes of a detector (``data.box_source=detections``), validated against the data.
+
+    Layout: an npz (loaded with ``allow_pickle=False``) with one float array per video under the flat
+    key ``'<subject>/<canonical sequence>/<camera id>'``, e.g. ``'S9/Walking 1/54138969'``: (V, 4) x0, y0,
+    x1, y1 in full-frame pixels, one row per frame from frame 0 (V ≥ the sequence's poses; extra rows
+    are cut), every box finite with x1 ≥ x0 and y1 ≥ y0. This is VideoPose3D's detections layout
+    (subject → sequence → camera) with flat keys, since nested dicts need pickle.
+
+    Args:
+        path: the npz file.
+        data: the loaded data root (frame counts per sequence).
+        views: (SequenceKey, camera index) pairs whose boxes are needed.
+
+    Returns:
+        (subject, sequence, camera index) → (N, 4) float64 boxes, N the sequence's poses.
+
+    Raises:
+        DataError: one line naming the file and key and the fix.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"person box detections {path} (data.detections) do not exist; {_FIX_DETECTIONS}")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"person box detections {path} is not an npz archive; {_FIX_DETECTIONS}")
+    out = {}
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            files = set(npz.files)
+            for key, camera in views:
+                key = _as_key(key)
+                name = f"{key.subject}/{key.sequence}/{CAMERA_IDS[camera]}"
+                if name not in files:
+                    example = ", ".join(sorted(files)[:3]) or "none"
+                    raise DataError(f"{path} has no boxes for {name!r} (keys like: {example}); {_FIX_DETECTIONS}")
+                boxes = npz[name]
+                out[key.subject, key.sequence, camera] = _check_detection_boxes(boxes, data.num_frames(key),
+                                                                                path, name)
+    except DataError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:  # e.g. an object array: needs pickle
+        raise DataError(f"cannot read person box detections {path} ({str(exc).splitlines()[0][:80]}); "
+                        f"{_FIX_DETECTIONS}") from None
+    return out
+
+
+def _check_detection_boxes(boxes: np.ndarray, n: int, path: Path, name: str) -> np.ndarray:
+    """The first `n` rows of one video's detection boxes as float64 (N, 4), or a DataError naming the frame."""
+    if boxes.ndim != 2 or boxes.shape[1] != 4 or not np.issubdtype(boxes.dtype, np.number):
+        raise DataError(f"{path}: {name!r} has {boxes.dtype} shape {boxes.shape}, expected float (N, 4) "
+                        f"x0, y0, x1, y1; {_FIX_DETECTIONS}")
+    if len(boxes) < n:
+        raise DataError(f"{path}: {name!r} has {len(boxes)} boxes, the sequence has {n} frames; {_FIX_DETECTIONS}")
+    boxes = boxes[:n].astype(np.float64)
+    bad = ~np.isfinite(boxes).all(axis=1)
+    if bad.any():
+        raise DataError(f"{path}: {name!r} frame {int(np.argmax(bad))} has a non-finite box; {_FIX_DETECTIONS}")
+    flipped = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+    if flipped.any():
+        raise DataError(f"{path}: {name!r} frame {int(np.argmax(flipped))} has x1 < x0 or y1 < y0 "
+                        f"({boxes[int(np.argmax(flipped))].tolist()}); boxes are x0, y0, x1, y1: {_FIX_DETECTIONS}")
+    return boxes
 
 
 def pose_counts(root) -> dict[str, dict[str, int]]:

@@ -9,7 +9,11 @@
 - one sequence whose GT 2D is 3 frames longer than its 3D (and whose frames follow the 2D);
 - S11 (when asked for) without the second ``Directions``;
 - ``data_2d_h36m_cpn_ft_h36m_dbb.npz``: GT plus pixel noise, layout 'h36m', one camera None, and
-  an extra S3 (no public 3D).
+  an extra S3 (no public 3D);
+- with ``boxes=True``, the person boxes as the Human3.6M "Segments" download has them:
+  ``<S>/MySegmentsMat/ground_truth_bb/<raw name>.<camera>.mat``, MATLAB v7.3 (HDF5) files whose cell
+  ``Masks`` references one (W, H) logical image per video frame with the box filled
+  (:func:`write_box_masks`; the box is :func:`fixture_box`, the joints' box grown by 10 % per side).
 Poses are a fixed T-pose, moved and jittered per frame, and the 2D is its projection through the
 real cameras, so 2D and 3D agree exactly as in VideoPose3D's GT file.
 """
@@ -122,9 +126,48 @@ def write_frames(root: Path, subject: str, disk_name: str, pixels: list[np.ndarr
             assert cv2.imwrite(str(path), image), path
 
 
+def fixture_box(joints: np.ndarray, camera) -> np.ndarray:
+    """(4,) int x0, y0, x1, y1: the first and last mask pixel per axis of a fixture person box, the joints'
+    (17, 2) box grown by 10 % of its size on every side (so it is not the tight joint box), in the image."""
+    low, high = joints.min(0), joints.max(0)
+    pad = 0.1 * (high - low)
+    first = np.floor(low - pad).clip(0, [camera.res_w - 1, camera.res_h - 1])
+    last = np.ceil(high + pad).clip(0, [camera.res_w - 1, camera.res_h - 1])
+    return np.concatenate([first, last]).astype(int)
+
+
+def write_box_masks(path: Path, boxes: np.ndarray, resolution: tuple[int, int]) -> Path:
+    """A ``ground_truth_bb`` file in the real Human3.6M layout: MATLAB v7.3 (HDF5) with a cell ``Masks``,
+    stored as a (V, 1) dataset of object references to (W, H) uint8 'logical' masks (MATLAB writes
+    column-major, so h5py sees each H × W image transposed), box pixels x0 … x1, y0 … y1 set.
+
+    Args:
+        boxes: (V, 4) int first/last mask pixel per axis; a row of -1 writes an empty mask.
+        resolution: (res_w, res_h) of the camera.
+    """
+    import h5py
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    res_w, res_h = resolution
+    with h5py.File(path, "w") as mat:
+        refs = mat.create_group("#refs#")
+        references = []
+        for i, (x0, y0, x1, y1) in enumerate(np.asarray(boxes, dtype=int)):
+            mask = np.zeros((res_w, res_h), np.uint8)                              # (W, H)
+            if x0 >= 0:
+                mask[x0:x1 + 1, y0:y1 + 1] = 1
+            item = refs.create_dataset(f"m{i}", data=mask, compression="gzip", compression_opts=1)
+            item.attrs["MATLAB_class"] = np.bytes_("logical")
+            references.append(item.ref)
+        cell = mat.create_dataset("Masks", data=np.array(references, dtype=h5py.ref_dtype).reshape(-1, 1))
+        cell.attrs["MATLAB_class"] = np.bytes_("cell")
+    return path
+
+
 def write_real_layout_fixture(root, *, subjects=("S1", "S9"), sequences=FIXTURE_SEQUENCES, num_frames: int = 8,
                               image_scale: float = 0.064, detections: str | None = DETECTIONS, frames: bool = True,
-                              seed: int = 0) -> Fixture:
+                              boxes: bool = False, seed: int = 0) -> Fixture:
     """Write a small data root in the real Human3.6M layout with its quirks (module docstring).
 
     Args:
@@ -135,6 +178,7 @@ def write_real_layout_fixture(root, *, subjects=("S1", "S9"), sequences=FIXTURE_
         image_scale: frame size relative to the camera resolution (0.064 → 64 × 64).
         detections: name of the detections file to write, or None for none.
         frames: write the JPEG frames.
+        boxes: write the person boxes (``.mat`` masks, one per 2D frame; see the module docstring).
         seed: seed of the pose jitter and the detection noise.
     """
     root = Path(root)
@@ -155,6 +199,12 @@ def write_real_layout_fixture(root, *, subjects=("S1", "S9"), sequences=FIXTURE_
             if frames:
                 write_frames(root, subject, frame_dirs[subject, sequence], positions_2d[subject][sequence],
                              image_scale)
+            if boxes:
+                for c, px in enumerate(positions_2d[subject][sequence]):
+                    camera = get_camera(subject, c)
+                    write_box_masks(root / subject / "MySegmentsMat" / "ground_truth_bb" /
+                                    f"{frame_dirs[subject, sequence]}.{CAMERA_IDS[c]}.mat",
+                                    np.stack([fixture_box(j, camera) for j in px]), (camera.res_w, camera.res_h))
     write_positions_3d(root, positions_3d)
     write_positions_2d(root, positions_2d)
     if detections:

@@ -164,6 +164,28 @@ def _remove_camera0_frames(root, out):
         shutil.rmtree(root / "S1" / "frames" / f"{name}.54138969")
 
 
+def _remove_walking_boxes(root, out):
+    for name in ("Walking", "Walking 1"):
+        (root / "S1" / "MySegmentsMat" / "ground_truth_bb" / f"{name}.54138969.npy").unlink()
+
+
+def _box_detections(edit: Callable[[dict], None] | None = None):
+    """Write {out}/boxes.npz: detector-like boxes (the 2D box grown by 10 px) of every sequence, camera 0."""
+    def prepare(root, out):
+        with np.load(root / "data_2d_h36m_gt.npz", allow_pickle=True) as npz:  # external format, as above
+            tree = npz["positions_2d"].item()
+        arrays = {f"{s}/{q}/54138969": np.concatenate([cams[0].min(1) - 10, cams[0].max(1) + 10], axis=1)
+                  for s, seqs in tree.items() for q, cams in seqs.items()}
+        if edit is not None:
+            edit(arrays)
+        np.savez(out / "boxes.npz", **arrays)
+    return prepare
+
+
+def _nan_box(arrays):
+    arrays["S1/Walking/54138969"][3, 1] = np.nan
+
+
 def _bad_yaml(root, out):
     (out / "bad.yml").write_text("lifting:\n  epochs: [3\n")
 
@@ -173,6 +195,8 @@ def _list_yaml(root, out):
 
 
 ART = ("model_2D_prediction=ViTPose", "data.cameras=[0]", "lifting.epochs=0")  # main.py: validate, train nothing
+WALK0 = ("data.actions=[Walking]", "data.cameras=[0]")
+DETECT = ("data.box_source=detections", "data.detections={out}/boxes.npz") + WALK0
 EVAL = ("model_2D_dataset=ViTPose", "data.cameras=[0]")                         # get3Dprediction on the artifact
 G = tuple(GRAPHMLP)
 V = tuple(VITPOSE)
@@ -232,6 +256,23 @@ CASES = {
     "camera_out_of_range": Bad("get3Dprediction.py", G + ("data.cameras=[7]",), ("data.cameras",)),
     "template_without_camera": Bad("main.py", G + ("data.frame_template={subject}/{sequence}/{frame:06d}.jpg",),
                                    ("frame template", "{camera}")),
+    # --- person boxes (data.box_source) ---------------------------------------------------------
+    "missing_person_boxes": Bad("get2Dpredictions.py", V + WALK0,
+                                ("no person box file {root}/S1/MySegmentsMat/ground_truth_bb/Walking.54138969.mat",
+                                 "'Segments'", "data.box_source=keypoints"), _remove_walking_boxes, own_root="frames"),
+    "missing_person_boxes_train": Bad("train2D.py", V + WALK0, ("no person box file", "data.box_source=keypoints"),
+                                      _remove_walking_boxes, own_root="frames"),
+    "detections_without_file": Bad("train2D.py", V + ("data.box_source=detections",),
+                                   ("'data.box_source' = 'detections' needs the boxes file", "data.detections=")),
+    "detections_missing_file": Bad("get2Dpredictions.py", V + DETECT,
+                                   ("{out}/boxes.npz (data.detections) do not exist",)),
+    "detections_missing_key": Bad("get2Dpredictions.py", V + DETECT,
+                                  ("{out}/boxes.npz has no boxes for 'S9/Walking 1/54138969'",
+                                   "data.box_source=silhouette"),
+                                  _box_detections(lambda arrays: arrays.pop("S9/Walking 1/54138969"))),
+    "detections_nan": Bad("get2Dpredictions.py", V + DETECT,
+                          ("{out}/boxes.npz: 'S1/Walking/54138969' frame 3 has a non-finite box",),
+                          _box_detections(_nan_box)),
     # --- checkpoints ---------------------------------------------------------------------------
     "missing_2d_checkpoint": Bad("get2Dpredictions.py", ("model_2D_prediction=Hourglass",),
                                  ("2d/Hourglass/model.pt", "python train2D.py model_2D_prediction=Hourglass")),

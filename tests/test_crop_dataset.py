@@ -1,9 +1,12 @@
 """FrameCropDataset: batches fetched whole (``__getitems__``) are the items stacked, the crops show the
-joints where the targets say (under rotation, scale and flip), and augmentation is a function of
-(seed, epoch, item) alone.
+joints where the targets say (under rotation, scale and flip), augmentation is a function of
+(seed, epoch, item) alone, the crop is cut around the box of ``box_source`` (silhouette, keypoints or
+detections) while PCK's ``box_size`` stays the ground-truth joint box, and frames stored downscaled are
+cropped where their labels are.
 
 The fixture frames are black with the 2D joints drawn as white dots (tests/fixtures.write_frames), so a
-crop is right when its pixels at the target keypoints are bright.
+crop is right when its pixels at the target keypoints are bright; its person boxes are real-layout
+``.mat`` masks (tests/fixtures.write_box_masks).
 """
 from __future__ import annotations
 
@@ -13,17 +16,34 @@ import torch
 
 from dataloader.crop_dataset import IMAGENET_MEAN, IMAGENET_STD, FrameCropDataset, normalise_images
 from dataloader.loaders import make_loader
-from dataloader.reader import load_human36m
-from tests.fixtures import write_real_layout_fixture
-from utils.crop import heatmap_to_input
+from dataloader.reader import DataError, load_human36m
+from tests.fixtures import fixture_box, write_real_layout_fixture
+from utils.crop import apply_affine, heatmap_affine, heatmap_to_input, invert_affine, compose_affine
 
 INPUT, HEATMAP = (64, 48), (16, 12)
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    fixture = write_real_layout_fixture(tmp_path_factory.mktemp("crops"), image_scale=0.128, detections=None)
+    fixture = write_real_layout_fixture(tmp_path_factory.mktemp("crops"), image_scale=0.128, detections=None,
+                                        boxes=True)
     return load_human36m(fixture.root)
+
+
+def crop_squares(batch, input_size=INPUT, heatmap_size=HEATMAP) -> tuple[np.ndarray, np.ndarray]:
+    """Centres (B, 2) and sides (B,) in full-frame px of un-augmented crops, read back from `to_heatmap`:
+    the input centre ((W − 1)/2, (H − 1)/2) through the inverse crop, and (min(H, W) − 1) / (crop px per px)."""
+    to_input = compose_affine(invert_affine(heatmap_affine(input_size, heatmap_size)),
+                              batch["to_heatmap"].double().numpy())                   # (B, 2, 3) full → input
+    h, w = input_size
+    centres = apply_affine(np.array([[(w - 1) / 2, (h - 1) / 2]]), invert_affine(to_input))[:, 0]
+    per_px = np.sqrt(np.abs(np.linalg.det(to_input[:, :, :2])))
+    return centres, (min(h, w) - 1) / per_px
+
+
+def joint_boxes(keypoints: np.ndarray) -> np.ndarray:
+    """(B, 4) x0, y0, x1, y1 of the (B, J, 2) joints."""
+    return np.concatenate([keypoints.min(1), keypoints.max(1)], axis=1)
 
 
 def dataset(data, **kwargs) -> FrameCropDataset:
@@ -151,3 +171,87 @@ def test_reduced_decode_is_used_only_where_the_crop_keeps_its_resolution(data, m
     flags.clear()
     dataset(data, reduced_decode=True).__getitems__(list(range(16)) * 2)
     assert set(flags) == {cv2.IMREAD_COLOR}
+
+
+# --- the person box the crop is cut around (data.box_source) ------------------------------------------------
+
+def _detections_file(data, path, shift=(15.0, -10.0), grow=1.3):
+    """An npz of 'detector' boxes: each frame's joint box grown by `grow` and moved by `shift` px."""
+    arrays = {}
+    for key in data.sequences():
+        for c in (0, 1):
+            box = joint_boxes(data.positions_2d[key.subject][key.sequence][c].astype(np.float64))
+            centre, half = (box[:, :2] + box[:, 2:]) / 2 + shift, grow * (box[:, 2:] - box[:, :2]) / 2
+            arrays[f"{key.subject}/{key.sequence}/{('54138969', '55011271')[c]}"] = np.concatenate(
+                [centre - half, centre + half], axis=1).astype(np.float32)
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("box_source", ["silhouette", "keypoints", "detections"])
+def test_the_crop_is_the_box_of_its_source_and_pck_keeps_the_joint_box(data, box_source, tmp_path):
+    """Un-augmented crops are centred on the box of `box_source` with side 1.25 × its longer side; box_size
+    (PCK's normaliser) is the ground-truth joints' longer side whatever the crop box."""
+    from dataloader.h36m import get_camera
+
+    detections = _detections_file(data, tmp_path / "boxes.npz") if box_source == "detections" else None
+    crops = dataset(data, box_source=box_source, detections=detections)
+    batch = crops.__getitems__(list(range(len(crops))))
+    keypoints = batch["keypoints"].double().numpy()
+    if box_source == "keypoints":
+        expected = joint_boxes(keypoints)
+    elif box_source == "silhouette":    # the fixture's mask: pixels first … last, each covering ± ½ px
+        expected = np.stack([fixture_box(data.positions_2d[crops.keys[k].subject][crops.keys[k].sequence][c][f],
+                                         get_camera(crops.keys[k].subject, c)) for k, c, f in crops.items])
+        expected = expected + np.array([-0.5, -0.5, 0.5, 0.5])
+    else:
+        expected = np.stack([np.load(detections)[f"{crops.keys[k].subject}/{crops.keys[k].sequence}/"
+                                                 f"{('54138969', '55011271')[c]}"][f] for k, c, f in crops.items])
+    centres, sides = crop_squares(batch)
+    np.testing.assert_allclose(centres, (expected[:, :2] + expected[:, 2:]) / 2, atol=1e-3)
+    np.testing.assert_allclose(sides, 1.25 * (expected[:, 2:] - expected[:, :2]).max(1), rtol=1e-5)
+    extent = (keypoints.max(1) - keypoints.min(1)).max(1)
+    np.testing.assert_allclose(batch["box_size"].numpy(), extent, rtol=1e-5)
+
+
+def test_silhouette_crops_are_not_cut_around_the_ground_truth_joints(tiny_root):
+    """The default crop of the synthetic data comes from the rendered body's box, not from the answer: its
+    centre is the silhouette box's centre, several pixels from the joints' box centre (the tight joint box
+    placed a constant mean pose at 35 px / PCK@0.1 0.55 on the quick data)."""
+    data = load_human36m(tiny_root, subjects=["S9"], actions=["Walking", "Sitting"])
+    crops = FrameCropDataset(data, data.sequences(), [0, 1], 2, INPUT, HEATMAP)      # defaults: silhouette
+    batch = crops.__getitems__(list(range(len(crops))))
+    silhouette = np.stack([data.person_boxes(crops.keys[k], c)[f] for k, c, f in crops.items])
+    centres, sides = crop_squares(batch)
+    np.testing.assert_allclose(centres, (silhouette[:, :2] + silhouette[:, 2:]) / 2, atol=1e-3)
+    joints = joint_boxes(batch["keypoints"].double().numpy())
+    offset = np.linalg.norm(centres - (joints[:, :2] + joints[:, 2:]) / 2, axis=1)
+    assert np.median(offset) > 2.0, offset                                            # full-frame px
+    assert not np.allclose(sides, 1.25 * (joints[:, 2:] - joints[:, :2]).max(1), rtol=0.02)
+
+
+def test_training_augments_around_the_chosen_box(data):
+    """Augmented crops keep the targets on the joints with silhouette boxes: rotation, scale and flip act
+    around the box as before."""
+    from utils.estimator import heatmap_to_full_frame
+
+    crops = dataset(data, augment=True, box_source="silhouette")
+    plain = dataset(data, box_source="silhouette")
+    batch = crops.__getitems__(list(range(len(crops))))
+    assert torch.allclose(heatmap_to_full_frame(batch["target_hm"], batch["to_heatmap"], batch["flipped"]),
+                          batch["keypoints"], atol=1e-2)
+    centres, _ = crop_squares(batch)
+    unaugmented, _ = crop_squares(plain.__getitems__(list(range(len(plain)))))
+    np.testing.assert_allclose(centres, unaugmented, atol=1e-3)     # rotation and scale about the box centre
+
+
+def test_a_missing_box_file_is_one_line_naming_it_and_the_fix(tmp_path):
+    fixture = write_real_layout_fixture(tmp_path / "root", subjects=("S9",), sequences=("Directions 1",), num_frames=2,
+                                        frames=False, detections=None)
+    data = load_human36m(fixture.root)
+    with pytest.raises(DataError) as error:
+        dataset(data)
+    message = str(error.value)
+    assert "\n" not in message and "S9/MySegmentsMat/ground_truth_bb/Directions 1.54138969.mat" in message
+    assert "Segments" in message and "data.box_source=keypoints" in message
+    assert len(dataset(data, box_source="keypoints")) == 2 * 2                      # 2 frames × 2 cameras

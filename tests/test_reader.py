@@ -13,9 +13,10 @@ from dataloader.__main__ import main as cli
 from dataloader.camera import project_to_pixels, world_to_camera
 from dataloader.frames import extract_all, extract_frames
 from dataloader.h36m import CAMERA_IDS, NUM_CAMERAS, NUM_JOINTS, select_17
-from dataloader.reader import FILE_3D, DataError, SequenceKey, file_2d, load_human36m, pose_counts
-from tests.fixtures import (DETECTIONS, EXTRA_2D_FRAMES, read_npz_dict, write_positions_2d, write_positions_3d,
-                            write_real_layout_fixture)
+from dataloader.reader import (FILE_3D, DataError, SequenceKey, file_2d, load_box_detections, load_human36m,
+                               pose_counts, read_box_file)
+from tests.fixtures import (DETECTIONS, EXTRA_2D_FRAMES, fixture_box, read_npz_dict, write_box_masks,
+                            write_positions_2d, write_positions_3d, write_real_layout_fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -452,3 +453,171 @@ def test_extracted_frames_make_a_usable_root(tmp_path, capsys):
                 "--workers", "2"]) == 0
     assert json.loads(capsys.readouterr().out)["frames"] == 2 * 4 * 3
     assert cli(["inspect", "--root", str(fx.root)]) == 0
+
+
+# --- person boxes (data.box_source) -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def boxed(tmp_path_factory):
+    """A fixture root with real-layout .mat person boxes (no frames, no detections)."""
+    return write_real_layout_fixture(tmp_path_factory.mktemp("boxed"), frames=False, detections=None, boxes=True)
+
+
+def test_real_mat_boxes_are_the_masks_bounding_boxes_cut_to_the_poses(boxed):
+    """The Human3.6M ground_truth_bb layout (MATLAB v7.3, cell `Masks` of (W, H) box masks, one per video
+    frame): each box is its mask's first/last pixel ∓ ½, in full-frame px; the longer video is cut to the poses,
+    and S1's raw 'TakingPhoto 1' file serves the canonical 'Photo 1'."""
+    from dataloader.h36m import get_camera
+
+    data = load_human36m(boxed.root)
+    for key in data.sequences():
+        for camera in range(NUM_CAMERAS):
+            boxes = data.person_boxes(key, camera)
+            joints = data.positions_2d[key.subject][key.sequence][camera]
+            expected = np.stack([fixture_box(j, get_camera(key.subject, camera)) for j in joints])
+            assert boxes.shape == (boxed.num_frames, 4) and boxes.dtype == np.float64
+            np.testing.assert_array_equal(boxes, expected + np.array([-0.5, -0.5, 0.5, 0.5]))
+    photo = data.box_path(SequenceKey("S1", "Photo 1"), 1)
+    assert photo.name == "TakingPhoto 1.55011271.mat"
+    assert data.person_boxes(SequenceKey("S1", "Photo 1"), 1) is data.person_boxes(SequenceKey("S1", "Photo 1"), 1)
+
+
+def test_an_empty_mask_takes_the_nearest_frames_box(tmp_path):
+    boxes = np.array([[-1] * 4, [10, 20, 30, 60], [-1] * 4, [-1] * 4, [12, 22, 34, 66], [-1] * 4])
+    path = write_box_masks(tmp_path / "Walking.54138969.mat", boxes, (64, 80))
+    raw = read_box_file(path)
+    assert np.isnan(raw[[0, 2, 3, 5]]).all() and raw[1].tolist() == [9.5, 19.5, 30.5, 60.5]
+    fx = write_real_layout_fixture(tmp_path / "root", subjects=("S9",), sequences=("Walking",), num_frames=6,
+                                   frames=False, detections=None)
+    folder = fx.root / "S9" / "MySegmentsMat" / "ground_truth_bb"
+    folder.mkdir(parents=True)
+    np.save(folder / "Walking.54138969.npy", raw.astype(np.float32))
+    data = load_human36m(fx.root)
+    filled = data.person_boxes(SequenceKey("S9", "Walking"), 0)
+    np.testing.assert_array_equal(filled[[0, 1, 2]], np.repeat(raw[[1]], 3, axis=0))   # frame 2: nearest is 1
+    np.testing.assert_array_equal(filled[[3, 4, 5]], np.repeat(raw[[4]], 3, axis=0))   # frame 3: nearest is 4
+    assert any("4 frames with an empty person mask" in n for n in data.notes)
+
+
+def test_missing_box_file_names_it_and_how_to_get_it(fixture):
+    data = load_human36m(fixture.root)
+    with pytest.raises(DataError) as error:
+        data.person_boxes(SequenceKey("S9", "Directions 1"), 2)
+    message = _one_line_error(error)
+    assert f"{fixture.root}/S9/MySegmentsMat/ground_truth_bb/Directions 1.58860488.mat" in message
+    assert "'Segments'" in message and "make data" in message and "data.box_source=keypoints" in message
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("not hdf5", "MATLAB v7.3 (HDF5)"),
+    ("no Masks", "has no 'Masks' (keys: Feat)"),
+    ("short", "has 3 boxes but S9 'Walking' has 6 poses"),
+    ("object npy", "cannot read person boxes"),
+    ("wrong npy shape", "expected float (V, 4)"),
+])
+def test_unusable_box_files_are_refused_in_one_line(tmp_path, content, expected):
+    import h5py
+
+    fx = write_real_layout_fixture(tmp_path / "root", subjects=("S9",), sequences=("Walking",), num_frames=6,
+                                   frames=False, detections=None)
+    folder = fx.root / "S9" / "MySegmentsMat" / "ground_truth_bb"
+    folder.mkdir(parents=True)
+    if content == "not hdf5":
+        (folder / "Walking.54138969.mat").write_bytes(b"MATLAB 5.0 MAT-file" + bytes(200))
+    elif content == "no Masks":
+        with h5py.File(folder / "Walking.54138969.mat", "w") as mat:
+            mat["Feat"] = np.zeros(3)
+    elif content == "short":
+        write_box_masks(folder / "Walking.54138969.mat", np.array([[1, 2, 3, 4]] * 3), (64, 64))
+    elif content == "object npy":
+        np.save(folder / "Walking.54138969.npy", np.array([{"box": 1}], dtype=object), allow_pickle=True)
+    else:
+        np.save(folder / "Walking.54138969.npy", np.zeros((6, 2), np.float32))
+    data = load_human36m(fx.root)
+    with pytest.raises(DataError) as error:
+        data.person_boxes(SequenceKey("S9", "Walking"), 0)
+    message = _one_line_error(error)
+    assert expected in message and "Walking.54138969" in message and "data.box_source=keypoints" in message
+
+
+def _views(data):
+    return [(key, camera) for key in data.sequences() for camera in (0, 1)]
+
+
+def _write_detections(path, data, edit=None):
+    """Detection boxes of every sequence and cameras 0, 1: the joints' box plus 2 frames (like a video)."""
+    arrays = {}
+    for key, camera in _views(data):
+        joints = data.positions_2d[key.subject][key.sequence][camera]
+        box = np.concatenate([joints.min(1) - 5, joints.max(1) + 5], axis=1).astype(np.float32)
+        arrays[f"{key.subject}/{key.sequence}/{CAMERA_IDS[camera]}"] = np.concatenate([box, box[-2:]])
+    if edit is not None:
+        edit(arrays)
+    np.savez(path, **arrays)
+    return path
+
+
+def test_detection_boxes_load_per_view_cut_to_the_poses(boxed, tmp_path):
+    data = load_human36m(boxed.root)
+    path = _write_detections(tmp_path / "boxes.npz", data)
+    boxes = load_box_detections(path, data, _views(data))
+    assert len(boxes) == len(_views(data))
+    walk = boxes["S9", "Directions 1", 1]
+    assert walk.shape == (boxed.num_frames, 4) and walk.dtype == np.float64
+    np.testing.assert_array_equal(walk, np.load(path)["S9/Directions 1/55011271"][:boxed.num_frames])
+
+
+def _drop(name):
+    return lambda arrays: arrays.pop(name)
+
+
+def _set(name, value):
+    def edit(arrays):
+        arrays[name] = value(arrays[name])
+    return edit
+
+
+def _nan_at_3(x):
+    x = x.copy()
+    x[3, 2] = np.nan
+    return x
+
+
+def _swap_at_1(x):
+    x = x.copy()
+    x[1, [0, 2]] = x[1, [2, 0]]
+    return x
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (_drop("S9/Directions 1/55011271"), "has no boxes for 'S9/Directions 1/55011271' (keys like: S1/"),
+    (_set("S1/Photo 1/54138969", lambda x: x[:, :2]), "'S1/Photo 1/54138969' has float32 shape (10, 2), expected"),
+    (_set("S1/Photo 1/54138969", lambda x: x[:4]), "'S1/Photo 1/54138969' has 4 boxes, the sequence has 8 frames"),
+    (_set("S1/Photo 1/54138969", _nan_at_3), "'S1/Photo 1/54138969' frame 3 has a non-finite box"),
+    (_set("S1/Photo 1/54138969", _swap_at_1), "'S1/Photo 1/54138969' frame 1 has x1 < x0 or y1 < y0"),
+    (_set("S1/Photo 1/54138969", lambda x: np.array([{"x": 1}] * 10, dtype=object)), "cannot read person box"),
+], ids=["missing_key", "wrong_shape", "too_short", "nan", "flipped", "pickled"])
+def test_bad_detection_boxes_name_the_file_key_and_fix(boxed, tmp_path, edit, expected):
+    data = load_human36m(boxed.root)
+    path = _write_detections(tmp_path / "boxes.npz", data, edit)   # (np.savez pickles object arrays)
+    with pytest.raises(DataError) as error:
+        load_box_detections(path, data, _views(data))
+    message = _one_line_error(error)
+    assert str(path) in message and expected in message and "data.box_source=silhouette" in message
+
+
+def test_detections_that_are_not_an_npz(boxed, tmp_path):
+    data = load_human36m(boxed.root)
+    with pytest.raises(DataError, match="do not exist"):
+        load_box_detections(tmp_path / "none.npz", data, _views(data))
+    (tmp_path / "boxes.npz").write_text("x0,y0,x1,y1")
+    with pytest.raises(DataError, match="is not an npz archive"):
+        load_box_detections(tmp_path / "boxes.npz", data, _views(data))
+
+
+def test_inspect_counts_the_person_box_files(boxed, fixture, capsys):
+    cli(["inspect", "--root", str(boxed.root)])                               # (it has no frames: unusable)
+    assert json.loads(capsys.readouterr().out)["person_boxes"] == {"found": 24, "videos": 24, "first_missing": None}
+    assert cli(["inspect", "--root", str(fixture.root)]) == 0                 # usable with box_source=keypoints
+    boxes = json.loads(capsys.readouterr().out)["person_boxes"]
+    assert boxes["found"] == 0 and boxes["first_missing"].endswith("ground_truth_bb/Directions.54138969.mat")

@@ -12,7 +12,7 @@ from dataloader.camera import project_to_pixels, world_to_camera
 from dataloader.h36m import (ACTIONS, CAMERA_IDS, JOINTS_LEFT, JOINTS_RIGHT, NUM_JOINTS, NUM_JOINTS_RAW,
                              PARENTS_RAW, SUBJECTS, cameras_of, get_camera, select_17)
 from dataloader.synthetic import motion, render, skeleton
-from dataloader.synthetic.generate import FRAME_TEMPLATE, PROFILES, generate, sequence_names
+from dataloader.synthetic.generate import BOX_TEMPLATE, FRAME_TEMPLATE, PROFILES, generate, sequence_names
 
 TINY_SUBJECTS = ("S1", "S9")
 TINY_ACTIONS = ("Directions", "Phoning", "Sitting", "Walking")
@@ -312,3 +312,41 @@ def test_silhouette_box_holds_the_drawn_body_and_not_the_chair(tiny):
         joints = positions_2d[subject][sequence][0][frame]                        # (17, 2) full-frame px
         assert (joints[:, 0] >= x0).all() and (joints[:, 0] <= x1).all()
         assert (joints[:, 1] >= y0).all() and (joints[:, 1] <= y1).all()
+
+
+# --- person boxes and the pixel convention ------------------------------------------------------------
+
+@pytest.mark.parametrize("subject, action", [("S9", "Sitting"), ("S1", "Walking")])
+def test_person_boxes_are_the_boxes_of_the_rendered_body(tiny_root, subject, action):
+    """Every video frame's box is written where real Human3.6M keeps ground_truth_bb, equals the renderer's
+    silhouette box of that frame, and the reader serves it cut to the poses."""
+    from dataloader.reader import SequenceKey, load_human36m
+    from dataloader.synthetic.generate import _make_sequence
+
+    summary = json.loads((tiny_root / "synthetic.json").read_text())
+    assert summary["person_boxes"]["template"] == BOX_TEMPLATE
+    data = load_human36m(tiny_root, subjects=[subject])
+    for sub_action, sequence in enumerate(sequence_names(subject, action), start=1):
+        num_frames, animation, _ = _make_sequence(PROFILES["tiny"], subject, action, sub_action)
+        for c, (camera, video_frames) in enumerate(zip(cameras_of(subject),
+                                                       summary["sequences"][subject][sequence]["video_frames"])):
+            boxes = np.load(tiny_root / BOX_TEMPLATE.format(subject=subject, sequence=sequence, camera=camera.id),
+                            allow_pickle=False)
+            assert boxes.shape == (video_frames, 4) and boxes.dtype == np.float32
+            background = np.zeros((round(camera.res_h * 0.064), round(camera.res_w * 0.064), 3), np.uint8)
+            renderer = render.VideoRenderer(animation.positions[:video_frames], camera, skeleton.body_of(subject),
+                                            render.make_style(np.random.default_rng(0)), background, animation.chair)
+            drawn = np.stack([renderer.silhouette_box(f) for f in range(video_frames)]).astype(np.float32)
+            np.testing.assert_array_equal(boxes, drawn)
+            np.testing.assert_array_equal(data.person_boxes(SequenceKey(subject, sequence), c), boxes[:num_frames])
+
+
+def test_a_root_written_before_the_person_boxes_is_rewritten(tmp_path):
+    root = generate(tmp_path / "r", profile="tiny", subjects=["S1"], actions=["Walking"], num_frames=4)
+    marker = json.loads((root / "synthetic.json").read_text())
+    del marker["person_boxes"]
+    (root / "synthetic.json").write_text(json.dumps(marker))
+    box = root / BOX_TEMPLATE.format(subject="S1", sequence="Walking 1", camera=CAMERA_IDS[0])
+    box.unlink()
+    generate(root, profile="tiny", subjects=["S1"], actions=["Walking"], num_frames=4)
+    assert box.is_file() and "person_boxes" in json.loads((root / "synthetic.json").read_text())

@@ -10,7 +10,10 @@ A folder with plain ``.npy`` arrays (loadable with ``allow_pickle=False``) and a
   ``meta["sequences"][subject]`` (each action has two sequences, so the action alone is ambiguous),
   camera index 0–3, frame (0-based row of the sequence arrays; image file = row + 1).
 - ``meta.json``: schema version, joint names, source model, method, checkpoint and its SHA-256,
-  dataset root, image size per camera, sequences and their frame counts, configuration.
+  dataset root, image size per camera, sequences and their frame counts, configuration, and
+  ``box_source``: the person box the 2D estimator's crops were cut around (``silhouette``,
+  ``keypoints``: the ground-truth joints' box, optimistic, or ``detections``, with ``box_detections``
+  naming the file); absent in artifacts written before it was recorded (read as unknown).
 
 Consumers validate an artifact against the dataset (joint order, sequences, frame counts) and
 refuse a mismatch with one line naming the file and the command that recreates it.
@@ -56,6 +59,12 @@ class Artifact:
     @property
     def probabilistic(self) -> bool:
         return self.covariance is not None
+
+    @property
+    def box_source(self) -> str:
+        """The person box the 2D crops were cut around ('silhouette', 'keypoints', 'detections'); 'unknown'
+        for an artifact written before it was recorded."""
+        return self.meta.get("box_source", "unknown")
 
     def sequences(self) -> dict[tuple[str, str, int], np.ndarray]:
         """(subject, sequence, camera) → row indices into the arrays, sorted by frame."""

@@ -10,10 +10,11 @@ Every function takes numpy arrays or torch tensors (points and matrices of the s
 the kind it was given; a single (2, 3) affine applies to points of any shape (..., 2), a batch of affines
 (..., 2, 3) to points (..., P, 2) with matching leading dimensions.
 
-Typical use in a dataset (crop around the ground truth, augment, encode targets) and back at test time::
+Typical use in a dataset (crop around a person box, augment, encode targets) and back at test time::
 
     from dataloader.h36m import FLIP_PERMUTATION
-    center, size = person_box(keypoints_2d, margin=1.25)               # full-frame pixels
+    center, size = box_square(box_xyxy, margin=1.25)                   # full-frame pixels
+    # (or person_box(keypoints_2d): the tight ground-truth joint box)
     affine = crop_affine(center, size, input_size, rotation=r, scale=s, flip=flip)
     image_crop = warp_image(frame, affine, input_size)                 # (H_in, W_in, 3)
     keypoints_crop = apply_affine(keypoints_2d, affine)                # (J, 2) input pixels
@@ -41,9 +42,32 @@ import torch
 Array = np.ndarray | torch.Tensor
 
 
+def box_square(boxes: Array, margin: float = 1.25) -> tuple[np.ndarray, float | np.ndarray]:
+    """Square crop boxes around person boxes: the box centre, side = margin × its longer side.
+
+    The crop convention of top-down pose estimators (mmpose ``TopdownAffine`` after ``GetBBoxCenterScale``
+    with ``padding=1.25``), whatever made the box: ground-truth joints, a silhouette or a detector.
+
+    Args:
+        boxes: (..., 4) x0, y0, x1, y1 in full-frame pixels (finite, x1 ≥ x0, y1 ≥ y0).
+        margin: side / longer side of the box.
+
+    Returns:
+        centres (..., 2) float64 pixels and sides in pixels (at least 1): a float for one box (4,), a
+        float64 array (...) for a batch.
+    """
+    boxes = np.asarray(boxes.detach().cpu() if isinstance(boxes, torch.Tensor) else boxes, dtype=np.float64)
+    low, high = boxes[..., :2], boxes[..., 2:]
+    size = np.maximum(margin * (high - low).max(axis=-1), 1.0)
+    return (low + high) / 2, (float(size) if size.ndim == 0 else size)
+
+
 def person_box(keypoints: Array, margin: float = 1.25,
                visible: Array | None = None) -> tuple[np.ndarray, float | np.ndarray]:
     """Square person boxes around 2D keypoints: centre of their bounding box, side = margin × its larger extent.
+
+    The tight box of the ground-truth joints is what mmpose's Human3.6M top-down configs crop with; at
+    prediction time it gives away where the extreme joints are (``data.box_source=keypoints``).
 
     Args:
         keypoints: (..., J, 2) (x, y) full-frame pixels; non-finite or invisible joints are ignored.
@@ -65,8 +89,7 @@ def person_box(keypoints: Array, margin: float = 1.25,
         raise ValueError("person_box: no finite visible keypoint to build the box from")
     low = np.where(keep[..., None], points, np.inf).min(axis=-2)                 # (..., 2)
     high = np.where(keep[..., None], points, -np.inf).max(axis=-2)
-    size = np.maximum(margin * (high - low).max(axis=-1), 1.0)
-    return (low + high) / 2, (float(size) if size.ndim == 0 else size)
+    return box_square(np.concatenate([low, high], axis=-1), margin)
 
 
 def crop_affine(center: Sequence[float] | Array, size: float | Array, output_size: tuple[int, int],

@@ -8,7 +8,10 @@ The root gets ``data_3d_h36m.npz`` (``positions_3d``: subject → sequence → (
 world metres), ``data_2d_h36m_gt.npz`` (``positions_2d``: subject → sequence → 4 × (N, 17, 2)
 float32 pixels, projected through the real cameras with distortion; ``metadata``), JPEG frames
 under ``FRAME_TEMPLATE`` (1-based; some videos have 0–8 extra trailing frames, as real videos
-do), ``synthetic.json`` (every setting, and frame counts per video) and ``README.md``.
+do), the person box of every video frame under ``BOX_TEMPLATE`` (where the real Human3.6M keeps
+its ``ground_truth_bb`` files; float32 (V, 4) x0, y0, x1, y1 full-frame px, the bounding box of the
+rendered body), ``synthetic.json`` (every setting, frame counts per video, the box files) and
+``README.md``.
 Sequence names are the VideoPose3D ones (human36m.md §1); S11 has no second ``Directions``.
 
 Everything is a function of the seed: each (subject, sequence) draws from its own Generator, so
@@ -42,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 VERSION = 2
 FRAME_TEMPLATE = "{subject}/frames/{sequence}.{camera}/{frame:06d}.jpg"
+# the real layout's person boxes (dataloader.reader.BOX_FOLDER), as .npy instead of MATLAB masks
+BOX_TEMPLATE = "{subject}/MySegmentsMat/ground_truth_bb/{sequence}.{camera}.npy"
 FPS = 50
 _MARKER = "synthetic.json"
 _IN_PROGRESS = ".synthetic-in-progress"
@@ -187,7 +192,7 @@ def _make_sequence(settings: Settings, subject: str, action: str, sub_action: in
 
 
 def _render_sequence(task: tuple) -> tuple:
-    """Worker: animate one sequence, write its frames; returns its arrays and frame counts."""
+    """Worker: animate one sequence, write its frames and person boxes; returns its arrays and frame counts."""
     out_dir, settings, subject, action, sub_action, sequence = task
     cv2.setNumThreads(1)
     num_frames, animation, extras = _make_sequence(settings, subject, action, sub_action)
@@ -215,11 +220,16 @@ def _render_sequence(task: tuple) -> tuple:
                                                                camera=camera.id, frame=1)).parent
         folder.mkdir(parents=True, exist_ok=True)
         params = [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality]
+        boxes = np.empty((video_length, 4), np.float32)                  # x0, y0, x1, y1 full-frame px
         for frame in range(video_length):
             path = out_dir / settings.frame_template.format(subject=subject, sequence=sequence,
                                                             camera=camera.id, frame=frame + 1)
             if not cv2.imwrite(str(path), renderer.render(frame), params):
                 raise OSError(f"could not write frame {path}")
+            boxes[frame] = renderer.silhouette_box(frame)
+        box_path = out_dir / BOX_TEMPLATE.format(subject=subject, sequence=sequence, camera=camera.id)
+        box_path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(box_path, boxes, allow_pickle=False)
         video_frames.append(video_length)
     return subject, sequence, positions[:num_frames], positions_2d, video_frames
 
@@ -253,8 +263,8 @@ def _prepare(out_dir: Path, settings: Settings, force: bool) -> bool:
     marker = out_dir / _MARKER
     if marker.exists() and not force:
         previous = json.loads(marker.read_text())
-        if previous.get("settings") == _settings_json(settings):
-            return False
+        if previous.get("settings") == _settings_json(settings) and "person_boxes" in previous:
+            return False  # (a root written before the box files existed is rewritten)
     ours = marker.exists() or (out_dir / _IN_PROGRESS).exists()
     if out_dir.exists() and any(out_dir.iterdir()) and not ours:
         raise FileExistsError(f"{out_dir} is not empty and holds no {_MARKER} (maybe real Human3.6M data); "
@@ -262,8 +272,9 @@ def _prepare(out_dir: Path, settings: Settings, force: bool) -> bool:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / _IN_PROGRESS).touch()
     marker.unlink(missing_ok=True)
-    for subject in SUBJECTS:  # frames of an earlier synthetic root; sizes and lengths may differ
+    for subject in SUBJECTS:  # frames and boxes of an earlier synthetic root; sizes and lengths may differ
         shutil.rmtree(out_dir / subject / "frames", ignore_errors=True)
+        shutil.rmtree(out_dir / subject / "MySegmentsMat", ignore_errors=True)
     return True
 
 
@@ -315,7 +326,10 @@ def generate(out_dir, profile: str = "tiny", seed: int = 0, subjects=None, actio
     image_sizes = {camera.id: [max(1, round(camera.res_w * settings.image_scale)),
                                max(1, round(camera.res_h * settings.image_scale))] for camera in cameras_of("S1")}
     summary = {"generator": "dataloader.synthetic", "version": VERSION, "settings": _settings_json(settings),
-               "frame_template": settings.frame_template, "image_sizes": image_sizes, "sequences": counts}
+               "frame_template": settings.frame_template, "image_sizes": image_sizes, "sequences": counts,
+               "person_boxes": {"template": BOX_TEMPLATE, "frames": "every video frame",
+                                "format": "float32 (V, 4) x0, y0, x1, y1, full-frame pixels",
+                                "from": "the bounding box of the rendered body (no chair, no occluder)"}}
     (out_dir / _MARKER).write_text(json.dumps(summary, indent=1))
     (out_dir / _IN_PROGRESS).unlink()
     logger.info("synthetic root written in %.1f s: %s", time.perf_counter() - start, out_dir)

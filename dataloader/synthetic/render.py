@@ -290,12 +290,13 @@ class VideoRenderer:
         Human3.6M person boxes (``MySegmentsMat/ground_truth_bb``) give, since those come from the
         subject's foreground masks. Stored pixel i covers [i − ½, i + ½] in stored coordinates.
         """
-        mask = np.zeros(self.background.shape, np.uint8)
+        mask = np.zeros(self.background.shape[:2], np.uint8)                # one channel: a third of the drawing
         self._draw_body(mask, frame, chair=False, flat=(255, 255, 255))
-        ys, xs = np.nonzero(mask[..., 0] > 127)
+        body = mask > 127
+        xs, ys = np.flatnonzero(body.any(axis=0)), np.flatnonzero(body.any(axis=1))
         if len(xs) == 0:
             return np.full(4, np.nan)
-        stored = np.array([xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5])
+        stored = np.array([xs[0] - 0.5, ys[0] - 0.5, xs[-1] + 0.5, ys[-1] + 0.5])
         return stored / np.tile(self.scale, 2)
 
     def _draw_body(self, image: np.ndarray, frame: int, chair: bool = True, flat: tuple | None = None) -> None:
