@@ -5,7 +5,8 @@ Each item is one (subject, sequence, camera, frame): the frame image cropped aro
 the training augmentation (rotation, scale, horizontal flip with the left/right joints swapped), the
 Gaussian heatmap targets, the 2D target in heatmap pixels, and the full-frame → heatmap affine that
 maps predictions back to full-frame pixels. Frames may be stored downscaled: the image's own size
-against the camera resolution gives the factor, and 2D always refers to full-resolution pixels.
+against the camera resolution gives the factor (pixel centres as an INTER_AREA resize places them,
+``utils.crop.stored_to_full``), and 2D always refers to full-resolution pixels.
 
 The person box comes from ``box_source`` (``data.box_source``; training and prediction use the same):
 
@@ -27,7 +28,8 @@ from torch.utils.data import Dataset
 
 from dataloader.h36m import FLIP_PERMUTATION, subject_id
 from dataloader.reader import DataError, load_box_detections
-from utils.crop import apply_affine, box_square, compose_affine, crop_affine, heatmap_affine, person_box, warp_image
+from utils.crop import (apply_affine, box_square, compose_affine, crop_affine, heatmap_affine, person_box,
+                        stored_to_full, warp_image)
 from utils.heatmap import encode_heatmaps
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -79,13 +81,10 @@ def normalise_images(images: torch.Tensor) -> torch.Tensor:
 
 
 def decoded_to_input(full_to_input: np.ndarray, full_per_stored: np.ndarray, reduction: int) -> np.ndarray:
-    """(2, 3) affine decoded-image px → crop px: a stored frame scaled by `full_per_stored` (x_full =
-    s · x_stored) decoded at 1/`reduction`, whose pixel x covers stored pixels r·x … r·x + r − 1, so
-    x_stored = r·x + (r − 1)/2, then `full_to_input`."""
-    sx, sy = full_per_stored
-    offset = (reduction - 1) / 2
-    decoded_to_full = np.array([[sx * reduction, 0.0, sx * offset], [0.0, sy * reduction, sy * offset]])
-    return compose_affine(full_to_input, decoded_to_full)
+    """(2, 3) affine decoded-image px → crop px: a frame stored at 1/`full_per_stored` of the camera
+    resolution (an INTER_AREA downscale: x_full + ½ = s (x_stored + ½)) and decoded at 1/`reduction`
+    (pixel x covers stored pixels r·x … r·x + r − 1: x_stored + ½ = r (x + ½)), then `full_to_input`."""
+    return compose_affine(full_to_input, stored_to_full(full_per_stored, reduction))
 
 
 def item_boxes(data, keys, items: np.ndarray, box_source: str, detections=None) -> np.ndarray | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 import cv2
+import numpy as np
 
 from dataloader.h36m import CAMERA_IDS, SUBJECTS, canonical_sequence
 from dataloader.reader import BROKEN_SEQUENCES, DEFAULT_FRAME_TEMPLATE, FILE_3D, DataError, pose_counts
@@ -25,6 +26,16 @@ logger = logging.getLogger(__name__)
 
 VIDEO_NAME = re.compile(r"^(?P<sequence>.+)\.(?P<camera>\d+)\.mp4$")
 JPEG_QUALITY = 95
+
+
+def downscale_frame(image: np.ndarray, image_scale: float) -> np.ndarray:
+    """(H, W, C) → (round(H·s), round(W·s), C) with area interpolation (each output pixel the mean of the
+    input pixels it covers), as ``extract`` stores frames: pixel centres then sit at x_full + ½ =
+    (x_stored + ½) · W / W_stored, the convention the crops use (``utils.crop.stored_to_full``)."""
+    if image_scale == 1.0:
+        return image
+    size = (max(1, round(image.shape[1] * image_scale)), max(1, round(image.shape[0] * image_scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def extract_frames(video_path, out_pattern: str | Callable[[int], Path], *, max_frames: int | None = None,
@@ -36,7 +47,7 @@ def extract_frames(video_path, out_pattern: str | Callable[[int], Path], *, max_
         out_pattern: output path per frame: a format string with a ``{frame}`` field (e.g.
             'out/{frame:06d}.jpg') or a function frame → Path; frames are numbered from 1.
         max_frames: stop after this many frames (None: the whole video).
-        image_scale: resize factor (e.g. 0.5 halves width and height; area interpolation).
+        image_scale: resize factor (e.g. 0.5 halves width and height; area interpolation, ``downscale_frame``).
         jpeg_quality: JPEG quality 0–100.
 
     Returns:
@@ -56,9 +67,7 @@ def extract_frames(video_path, out_pattern: str | Callable[[int], Path], *, max_
             ok, image = capture.read()  # (H, W, 3) uint8 BGR
             if not ok:
                 break
-            if image_scale != 1.0:
-                size = (max(1, round(image.shape[1] * image_scale)), max(1, round(image.shape[0] * image_scale)))
-                image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            image = downscale_frame(image, image_scale)
             path = path_of(written + 1)
             path.parent.mkdir(parents=True, exist_ok=True)
             if not cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]):

@@ -118,7 +118,7 @@ def write_frames(root: Path, subject: str, disk_name: str, pixels: list[np.ndarr
         size = (round(camera.res_w * image_scale), round(camera.res_h * image_scale))
         for i, joints in enumerate(px):
             image = np.zeros((size[1], size[0], 3), np.uint8)
-            for x, y in joints * image_scale:
+            for x, y in (joints + 0.5) * image_scale - 0.5:                  # pixel centres as an INTER_AREA resize
                 cv2.circle(image, (int(round(x)), int(round(y))), 1, (255, 255, 255), -1)
             path = Path(root) / template.format(subject=subject, sequence=disk_name, camera=CAMERA_IDS[c],
                                                 camera_index=c, frame=i + 1)

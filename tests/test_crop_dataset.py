@@ -255,3 +255,48 @@ def test_a_missing_box_file_is_one_line_naming_it_and_the_fix(tmp_path):
     assert "\n" not in message and "S9/MySegmentsMat/ground_truth_bb/Directions 1.54138969.mat" in message
     assert "Segments" in message and "data.box_source=keypoints" in message
     assert len(dataset(data, box_source="keypoints")) == 2 * 2                      # 2 frames × 2 cameras
+
+
+# --- frames stored downscaled -------------------------------------------------------------------------------
+
+def test_downscaled_frames_are_cropped_where_their_labels_are(tmp_path):
+    """A full-resolution frame with bright spots at known full-frame joints, stored at 1/8 through the extract
+    path (INTER_AREA, JPEG) and cropped (augmented) by the dataset: each spot's centroid in the crop is where
+    the crop's target says, to well under a crop pixel. With x_full = 8 x_stored (pixel centres off by
+    (8 − 1)/2 = 3.5 full px, 2.5–3 crop px here) it is not."""
+    import cv2
+
+    from dataloader.frames import downscale_frame
+
+    fixture = write_real_layout_fixture(tmp_path / "root", subjects=("S1",), sequences=("Directions 1",),
+                                        num_frames=3, frames=False, detections=None)
+    data = load_human36m(fixture.root)
+    key, camera = data.sequences()[0], data.camera("S1", 0)                        # 1000 × 1002 px
+    spots, sigma = [10, 13, 16], 5.0                          # head top, wrists; blob std in full-frame px
+    xs, ys = np.arange(camera.res_w), np.arange(camera.res_h)
+    for frame, joints in enumerate(data.positions_2d["S1"][key.sequence][0].astype(np.float64)):
+        apart = np.linalg.norm(joints[spots][:, None] - joints[spots][None], axis=-1) + np.eye(len(spots)) * 1e9
+        assert apart.min() > 10 * sigma                                            # the spots do not overlap
+        full = sum(np.outer(np.exp(-(ys - y) ** 2 / (2 * sigma ** 2)), np.exp(-(xs - x) ** 2 / (2 * sigma ** 2)))
+                   for x, y in joints[spots])
+        stored = downscale_frame(np.repeat((250 * full)[..., None], 3, axis=2).astype(np.uint8), 0.125)
+        path = data.frame_path(key, 0, frame)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        assert cv2.imwrite(str(path), stored, [cv2.IMWRITE_JPEG_QUALITY, 95])       # as extract writes them
+    input_size, heatmap_size = (256, 256), (64, 64)
+    crops = FrameCropDataset(data, [key], [0], 1, input_size, heatmap_size, augment=True, flip_prob=0.5, seed=1,
+                             box_source="keypoints")
+    batch = crops.__getitems__(list(range(len(crops))))
+    to_input = compose_affine(invert_affine(heatmap_affine(input_size, heatmap_size)),
+                              batch["to_heatmap"].double().numpy())
+    targets = apply_affine(batch["keypoints"].double().numpy(), to_input)[:, spots]  # (B, 3, 2) crop px
+    image = batch["image"].double().mean(1).numpy()                                  # (B, H, W)
+    grid_y, grid_x = np.mgrid[0:input_size[0], 0:input_size[1]]
+    errors = []
+    for b, points in enumerate(targets):
+        for x, y in points:
+            near = (grid_x - x) ** 2 + (grid_y - y) ** 2 < 10.0 ** 2
+            weight = np.where(near, np.clip(image[b] - 8.0, 0, None), 0.0)             # JPEG noise floor
+            centroid = np.array([(weight * grid_x).sum(), (weight * grid_y).sum()]) / weight.sum()
+            errors.append(np.linalg.norm(centroid - (x, y)))
+    assert max(errors) < 0.3, errors                                                 # crop px

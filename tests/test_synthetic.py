@@ -341,6 +341,27 @@ def test_person_boxes_are_the_boxes_of_the_rendered_body(tiny_root, subject, act
             np.testing.assert_array_equal(data.person_boxes(SequenceKey(subject, sequence), c), boxes[:num_frames])
 
 
+def test_the_renderer_places_pixels_as_an_area_downscale_does(tiny):
+    """A frame rendered at 1/s of the camera resolution shows a joint where INTER_AREA shows it in a full frame
+    resized by s (x_full + ½ = s (x_stored + ½)), the mapping the crops invert (utils.crop.stored_to_full):
+    the drawn joint pixels map back onto the 2D ground truth exactly, and the silhouette box holds the joints."""
+    from utils.crop import apply_affine, stored_to_full
+
+    positions_3d, positions_2d, _ = tiny
+    subject, sequence = "S1", "Walking 1"
+    p3 = positions_3d[subject][sequence].astype(np.float64)
+    for camera, p2 in zip(cameras_of(subject), positions_2d[subject][sequence]):
+        width, height = round(camera.res_w * 0.064), round(camera.res_h * 0.064)
+        renderer = render.VideoRenderer(p3, camera, skeleton.body_of(subject),
+                                        render.make_style(np.random.default_rng(0)),
+                                        np.zeros((height, width, 3), np.uint8))
+        back = apply_affine(select_17(renderer.pixels), stored_to_full([camera.res_w / width, camera.res_h / height]))
+        np.testing.assert_allclose(back, p2, atol=1e-3)                                   # full-frame px
+        x0, y0, x1, y1 = renderer.silhouette_box(len(p3) // 2)
+        joints = p2[len(p3) // 2]
+        assert (joints >= [x0, y0]).all() and (joints <= [x1, y1]).all()
+
+
 def test_a_root_written_before_the_person_boxes_is_rewritten(tmp_path):
     root = generate(tmp_path / "r", profile="tiny", subjects=["S1"], actions=["Walking"], num_frames=4)
     marker = json.loads((root / "synthetic.json").read_text())

@@ -92,6 +92,23 @@ def person_box(keypoints: Array, margin: float = 1.25,
     return box_square(np.concatenate([low, high], axis=-1), margin)
 
 
+def stored_to_full(full_per_stored: Sequence[float] | np.ndarray, reduction: int = 1) -> np.ndarray:
+    """(2, 3) affine: pixels of a frame stored downscaled, and decoded at 1/`reduction` → full-frame pixels.
+
+    Pixel centres sit at integers in every grid, and a stored pixel is the mean of the full-frame pixels it
+    covers (OpenCV's ``INTER_AREA`` resize, which ``python -m dataloader extract --image-scale`` uses, and
+    libjpeg's DCT-scaled decode): pixel edges coincide, so x_full + ½ = S (x + ½) with S = s · r, s the
+    full-frame size / stored size per axis. For s = 8, stored pixel 0 is the mean of full pixels 0 … 7 and
+    sits at x_full = 3.5 (x_full = s · x would put it at 0, half a stored pixel off).
+
+    Args:
+        full_per_stored: (sx, sy) camera resolution / stored image size.
+        reduction: JPEG decode reduction (1, 2, 4 or 8).
+    """
+    scale = np.asarray(full_per_stored, dtype=np.float64) * reduction
+    return np.array([[scale[0], 0.0, (scale[0] - 1) / 2], [0.0, scale[1], (scale[1] - 1) / 2]])
+
+
 def crop_affine(center: Sequence[float] | Array, size: float | Array, output_size: tuple[int, int],
                 rotation: float | Array = 0.0, flip: bool | Array = False, *, scale: float | Array = 1.0) -> np.ndarray:
     """2×3 affines mapping full-frame pixels → input-crop pixels, one per box (a batch broadcasts).

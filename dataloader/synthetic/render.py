@@ -112,7 +112,8 @@ def make_background(rng: np.random.Generator, camera: Camera, width: int, height
             smooth colour noise, grey levels).
     """
     sx, sy = width / camera.res_w, height / camera.res_h
-    u, v = np.meshgrid((np.arange(width) + 0.5) / sx, (np.arange(height) + 0.5) / sy)
+    # the full-frame pixel each output pixel shows (pixel centres at integers, edges aligned: see _to_output)
+    u, v = np.meshgrid((np.arange(width) + 0.5) / sx - 0.5, (np.arange(height) + 0.5) / sy - 0.5)
     rays_cam = np.stack([(u - camera.center[0]) / camera.focal_length[0],
                          (v - camera.center[1]) / camera.focal_length[1], np.ones_like(u)], -1)
     origin = np.asarray(camera.translation)
@@ -185,7 +186,7 @@ class VideoRenderer:
         self.scale = np.array([width / camera.res_w, height / camera.res_h])
         points_cam = world_to_camera(positions, camera)                  # (T, 32, 3)
         depth = points_cam[..., 2]
-        self.pixels = project_to_pixels(points_cam, camera) * self.scale   # (T, 32, 2) output pixels
+        self.pixels = self._to_output(project_to_pixels(points_cam, camera))  # (T, 32, 2) output pixels
         px_per_m = camera.focal_length[0] * self.scale[0] / np.maximum(depth, 0.1)
         h = body.height
 
@@ -236,12 +237,19 @@ class VideoRenderer:
         self._face_colour = np.clip(np.asarray(style.skin) * light[:, head, None], 0, 255).astype(np.int64)
         head_radius = _HEAD_RADIUS * h * px_per_m[:, sk.HEAD]
         self._head = np.round(np.concatenate([
-            project_to_pixels(head_cam, camera) * self.scale, head_radius[:, None],
-            project_to_pixels(face_cam, camera) * self.scale, 0.8 * head_radius[:, None]], -1) * _ONE).astype(np.int64)
+            self._to_output(project_to_pixels(head_cam, camera)), head_radius[:, None],
+            self._to_output(project_to_pixels(face_cam, camera)), 0.8 * head_radius[:, None]], -1) * _ONE
+        ).astype(np.int64)
         self._face_visible = face_cam[:, 2] < head_cam[:, 2]             # face turned to the camera
         self._groups = [[k for k in range(len(capsules)) if group[k] == g] for g in range(head + 1)]
         self._capsule_ends = list(zip(a.tolist(), b.tolist()))
         self._torso, self._head_group = torso, head
+
+    def _to_output(self, full: np.ndarray) -> np.ndarray:
+        """Full-frame pixels (..., 2) → output-image pixels: x_out + ½ = (x_full + ½) · scale, the pixel-centre
+        convention of an INTER_AREA downscale (``utils.crop.stored_to_full``), so a frame rendered small shows
+        the body where a full-size frame resized by ``python -m dataloader extract --image-scale`` would."""
+        return (full + 0.5) * self.scale - 0.5
 
     def _chair_polygons(self, chair: np.ndarray, camera: Camera) -> list:
         """Seat, legs block and backrest as projected boxes: [(depth, polygon (K, 2) fixed-point, colour)]."""
@@ -262,7 +270,7 @@ class VideoRenderer:
             cam = world_to_camera(corners, camera)
             if (cam[:, 2] < 0.2).any():
                 continue
-            pixels = (project_to_pixels(cam, camera) * self.scale).astype(np.float32)
+            pixels = self._to_output(project_to_pixels(cam, camera)).astype(np.float32)
             hull = np.round(cv2.convexHull(pixels)[:, 0] * _ONE).astype(np.int32)
             # the seat is drawn before the thighs that rest on it
             parts.append((cam[:, 2].mean() + 0.4, hull, _shade(colour, factor)))
@@ -288,7 +296,8 @@ class VideoRenderer:
 
         The bounding box of the pixels the body covers (no chair, no occluder): what the official
         Human3.6M person boxes (``MySegmentsMat/ground_truth_bb``) give, since those come from the
-        subject's foreground masks. Stored pixel i covers [i − ½, i + ½] in stored coordinates.
+        subject's foreground masks. Stored pixel i covers [i − ½, i + ½] in stored coordinates, which maps
+        back through x_full + ½ = (x_stored + ½) / scale (the inverse of ``_to_output``).
         """
         mask = np.zeros(self.background.shape[:2], np.uint8)                # one channel: a third of the drawing
         self._draw_body(mask, frame, chair=False, flat=(255, 255, 255))
@@ -297,7 +306,7 @@ class VideoRenderer:
         if len(xs) == 0:
             return np.full(4, np.nan)
         stored = np.array([xs[0] - 0.5, ys[0] - 0.5, xs[-1] + 0.5, ys[-1] + 0.5])
-        return stored / np.tile(self.scale, 2)
+        return (stored + 0.5) / np.tile(self.scale, 2) - 0.5
 
     def _draw_body(self, image: np.ndarray, frame: int, chair: bool = True, flat: tuple | None = None) -> None:
         """Draw the chair (if `chair`) and the body of frame `frame` far to near into `image`; `flat`:
