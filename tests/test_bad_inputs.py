@@ -385,6 +385,18 @@ def test_bad_input_fails_with_one_line_and_leaves_outputs(case: Bad, tiny_root, 
         assert sorted(set(after) - set(before)) == [], "a failed run wrote outputs"
 
 
+def test_the_runs_the_cases_start_from_record_their_box_source(vitpose_run):
+    """The finished runs every case is checked against crop around the default person box, and say so:
+    the 2D run's config.yml and the artifact's meta.json (issue 13: every artifact names its box source)."""
+    import yaml
+
+    meta = json.loads((_artifact(vitpose_run) / "meta.json").read_text())
+    assert meta["box_source"] == "silhouette" and meta["box_detections"] is None
+    assert meta["config"]["data"]["box_source"] == "silhouette"
+    config = yaml.safe_load((vitpose_dir(vitpose_run) / "config.yml").read_text())
+    assert config["data"]["box_source"] == "silhouette"
+
+
 def test_catalogue_is_large_enough():
     assert len(CASES) >= 25
 
