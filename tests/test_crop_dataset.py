@@ -18,7 +18,7 @@ from dataloader.crop_dataset import IMAGENET_MEAN, IMAGENET_STD, FrameCropDatase
 from dataloader.loaders import make_loader
 from dataloader.reader import DataError, load_human36m
 from tests.fixtures import fixture_box, write_real_layout_fixture
-from utils.crop import apply_affine, heatmap_affine, heatmap_to_input, invert_affine, compose_affine
+from utils.crop import apply_affine, compose_affine, heatmap_affine, heatmap_to_input, invert_affine
 
 INPUT, HEATMAP = (64, 48), (16, 12)
 
