@@ -1,7 +1,9 @@
 """Stage 5: the cross-source comparison. Trains and evaluates what is missing (or only collects what
-exists, with --collect-only), then writes the train-source × eval-source tables for P1/P2, the
-noise-baseline table and the action-recognition table as markdown + CSV + heatmap figures in
-checkpoint/<experiment>/compare/.
+exists, with --collect-only), computes the trivial baselines from the data (compare/baselines.json:
+mean pose in the box, mean training 3D pose, chance and majority class; utils/baselines.py), then
+writes the train-source × eval-source tables for P1/P2, the noise-baseline table, the Monte-Carlo
+table with its 3D calibration figure and the action-recognition table as markdown + CSV + figures in
+checkpoint/<experiment>/compare/, every cell that does not beat its baseline by 2× marked †.
 
     python compare.py                       # run what is missing, then tabulate
     python compare.py --collect-only        # only tabulate existing evaluations
@@ -18,10 +20,12 @@ import sys
 import time
 
 from config import load_config, split_argv
+from dataloader.reader import DataError, load_human36m
 from get3Dprediction import main as evaluate_main
 from main import main as train_main
 from utils.cli import call, run
-from utils.comparison import collect_tables, planned_runs
+from utils.baselines import compute_baselines
+from utils.comparison import BASELINES_FILE, collect_tables, planned_runs, read_baselines
 
 logger = logging.getLogger("compare")
 
@@ -53,7 +57,17 @@ def main(argv):
         execute(commands, overrides, config_file)
     out_dir = cfg.run_dir / "compare"
     out_dir.mkdir(parents=True, exist_ok=True)
-    tables = collect_tables(cfg, out_dir)
+    try:
+        data = load_human36m(cfg.data_root, cfg.data.frame_template,
+                             subjects=list(cfg.data.train_subjects) + list(cfg.data.test_subjects),
+                             actions=cfg.data.actions or None)
+        baselines = compute_baselines(cfg, data)
+        (out_dir / BASELINES_FILE).write_text(json.dumps(baselines, indent=1))
+    except DataError as err:  # --collect-only on results without their data: keep the baselines already written
+        baselines = read_baselines(out_dir)
+        logger.warning("baselines not recomputed (%s); %s", err,
+                       "using the existing compare/baselines.json" if baselines else "the tables carry no baseline")
+    tables = collect_tables(cfg, out_dir, baselines)
     (out_dir / "tables.md").write_text(tables["markdown"])
     (out_dir / "tables.json").write_text(json.dumps(tables["data"], indent=1))
     sys.stdout.write(tables["markdown"] + "\n")

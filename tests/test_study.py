@@ -1,15 +1,17 @@
 """The whole study end to end on the tiny synthetic root: every stage once, report.md with every
-table and figure, and a second run that skips what is up to date (study.py = `make demo`)."""
+table and figure, every table cell equal to its metrics file (tests/report_check.py), and a second run
+that skips what is up to date (study.py = `make demo`)."""
 import json
 import re
 
 from tests.helpers import run_stage
+from tests.report_check import check_run
 
 OVERRIDES = [
     "experiment=e2e", "data.actions=[Walking, Phoning]", "data.cameras=[0, 1]",
     "pose2d.max_train_items=24", "pose2d.max_val_items=16", "pose2d.batch_size=8",
     "prob.methods=[Diagonal, TIC]", "prob.export_method=TIC", "prob.batch_size=8",
-    "lifting.epochs=1", "action.epochs=1", "action.batch_size=8", "compare.noise_stds=[0.01]",
+    "lifting.epochs=1", "action.epochs=1", "action.batch_size=8", "compare.noise_stds=[0.01]", "evaluate.num_samples=3",
     "vis.max_frames=3", "vis.num_samples=2", "vis.pose_samples=2", "vis.dpi=50",
 ]
 
@@ -31,6 +33,12 @@ def test_study_runs_every_stage_and_writes_the_report(tiny_root, tmp_path):
     assert any(link.endswith(".gif") for link in links)
     tables = json.loads((run / "compare" / "tables.json").read_text())
     assert all(v == v for row in tables["lifting"]["p1_mm"] for v in row)  # every cell filled (no NaN)
+    # every table cell equals the metrics file it came from, in its column, marked against its baseline
+    counter = check_run(run)
+    assert counter.cells >= 100, counter.cells
+    baselines = json.loads((run / "compare" / "baselines.json").read_text())
+    assert set(baselines["pose2d"]["boxes"]) == {"keypoints", "silhouette"}
+    assert (run / "compare" / "calibration_3d.png").is_file()
     timings = json.loads((run / "timings.json").read_text())
     assert {"train 2D ViTPose", "train 2D Hourglass", "predict 2D Probabilistic", "figures"} <= set(timings)
 

@@ -55,3 +55,34 @@ def heatmap_figure(path: Path, matrix: np.ndarray, row_labels: list[str], col_la
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def calibration_figure(path: Path, curves: dict[str, dict]) -> None:
+    """3D quantile calibration (cGNF): per curve, the fraction of ground-truth joints within the q-quantile
+    of the samples against q (solid), and the same for a sample in place of the ground truth (dotted: a
+    calibrated lifter at this number of samples); the diagonal is calibration with many samples.
+
+    curves: label → dict(quantiles, fraction, fraction_calibrated, ece, samples_per_curve)
+    (``utils.metrics.leave_one_out_calibration``).
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.2, 4.8))
+    ax.plot([0, 1], [0, 1], ls="--", c="0.6", lw=1, label="diagonal")
+    colours = plt.get_cmap("tab10")
+    for i, (label, c) in enumerate(curves.items()):
+        ax.plot(c["quantiles"], c["fraction"], c=colours(i), lw=2, label=f"trained on {label} (ECE {c['ece']:.3f})")
+        ax.plot(c["quantiles"], c["fraction_calibrated"], c=colours(i), lw=1, ls=":")
+    k = sorted({c["samples_per_curve"] for c in curves.values()})
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("quantile level q")
+    ax.set_ylabel("fraction of ground-truth joints within")
+    ax.set_title(f"3D calibration of the lifted Probabilistic samples ({', '.join(map(str, k))} per curve)\n"
+                 "dotted: a sample in place of the ground truth (a calibrated lifter)", fontsize=9)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

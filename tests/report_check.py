@@ -1,0 +1,283 @@
+"""An independent reader of report.md and compare/tables.md: every table cell is checked against the
+metrics file it came from, in the column its header claims, and its † mark against the baseline rule.
+
+It does not reuse the writers' code: the column → metric mapping, the file paths and the rule are
+written out here again, so a writer that swaps two columns, reads the wrong file or marks the wrong
+cell disagrees with this reader (tests/test_report.py, tests/test_study.py).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+MARK = "†"
+BASELINE_ROW = re.compile(r"\(baseline\)$")
+
+POSE2D_COLUMNS = {"PCK@0.05": "pck05", "PCK@0.1": "pck10", "2D error (px)": "error_px", "AP50 (study)": "ap50"}
+PROB_COLUMNS = {"2D error (px)": ("error_px", 1), "TAC (px)": ("tac_px", 1), "LL": ("ll", 1),
+                "1σ (%)": ("cover1", 100), "2σ (%)": ("cover2", 100)}
+MC_COLUMNS = {"K": lambda m: m["monte_carlo"]["num_samples"],
+              "3D spread (mm)": lambda m: m["monte_carlo"]["mean_spread_mm"],
+              "corr(spread, error)": lambda m: m["monte_carlo"]["spread_error_correlation"],
+              "P1 of mean 2D (mm)": lambda m: m["mpjpe_mm"],
+              "P1 of mean of samples (mm)": lambda m: m["monte_carlo"]["mpjpe_of_sample_mean_mm"],
+              "3D ECE": lambda m: m["monte_carlo"]["calibration"]["ece"],
+              "ECE if calibrated": lambda m: m["monte_carlo"]["calibration"]["ece_calibrated"]}
+NO_COVARIANCE = {"MSE"}
+
+
+class Counter:
+    def __init__(self):
+        self.cells = 0
+        self.marked = 0
+
+
+def sections(markdown: str) -> dict[str, list[str]]:
+    """'## heading' → its lines (a heading that repeats gets a numbered key)."""
+    out, current = {}, None
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            current = line[3:].strip()
+            while current in out:
+                current += " (again)"
+            out[current] = []
+        elif current is not None:
+            out[current].append(line)
+    return out
+
+
+def tables(lines: list[str]) -> list[tuple[list[str], list[list[str]]]]:
+    """Markdown tables in `lines`: (header, rows of cells)."""
+    found, block = [], []
+    for line in lines + [""]:
+        if line.startswith("|"):
+            block.append([c.strip() for c in line.strip().strip("|").split("|")])
+        elif block:
+            found.append((block[0], block[2:]))
+            block = []
+    return found
+
+
+def one_table(lines: list[str], heading: str):
+    found = tables(lines)
+    assert len(found) == 1, f"section {heading!r}: expected one table, found {len(found)}"
+    return found[0]
+
+
+def check_number(text: str, expected: float, where: str, counter: Counter, mark: bool | None = None) -> None:
+    """`text` (a printed cell, maybe with †) shows `expected` to its printed precision; with `mark`, the
+    † is there exactly when the rule says so."""
+    has_mark = text.endswith(MARK)
+    value = text.rstrip(MARK).strip()
+    assert re.fullmatch(r"-?\d+(\.\d+)?", value), f"{where}: {text!r} is not a number"
+    digits = len(value.split(".")[1]) if "." in value else 0
+    assert abs(float(value) - expected) <= 0.5 * 10 ** -digits + 1e-9, \
+        f"{where}: the table shows {value}, the metrics file says {expected}"
+    if mark is not None:
+        assert has_mark == mark, f"{where}: {text!r} should{'' if mark else ' not'} carry {MARK} " \
+                                 f"(value {expected})"
+    else:
+        assert not has_mark, f"{where}: {text!r} carries {MARK} but has no baseline"
+    counter.cells += 1
+    counter.marked += has_mark
+
+
+# --- the rule, written out again --------------------------------------------------------------
+
+def error_mark(value, baseline):
+    return baseline is not None and value > baseline / 2
+
+
+def accuracy_mark(value, baseline):
+    return baseline is not None and value < 2 * baseline
+
+
+def fraction_mark(value, baseline):
+    return baseline is not None and (baseline >= 1 or 1 - value > (1 - baseline) / 2)
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+def last_csv_row(path: Path) -> dict:
+    with open(path) as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows, f"{path} is empty"
+    return rows[-1]
+
+
+def eval_metrics(run: Path, model: str, train: str, evaluated: str) -> dict:
+    return json.loads((run / "eval" / f"{model}_{train}_on_{evaluated}" / "metrics.json").read_text())
+
+
+# --- per table -------------------------------------------------------------------------------------
+
+def check_pose2d(run: Path, lines: list[str], baselines: dict, counter: Counter) -> None:
+    header, rows = one_table(lines, "2D estimators")
+    boxes = baselines.get("pose2d", {}).get("boxes", {})
+    strongest = {k: (min if k == "error_px" else max)(b[k] for b in boxes.values()) for k in POSE2D_COLUMNS.values()} \
+        if boxes else {}
+    for row in rows:
+        name = row[0]
+        if BASELINE_ROW.search(name):
+            box = re.fullmatch(r"mean pose in the (\w+) box \(baseline\)", name).group(1)
+            values = boxes[box]
+            error = values["error_px"]
+        else:
+            r = last_csv_row(run / "2d" / name / "metrics.csv")
+            values = {k: float(r[f"val_{k}"]) for k in POSE2D_COLUMNS.values()}
+            error = values["error_px"]
+            assert row[header.index("epochs")] == r["epoch"], f"2D {name}: epochs"
+        for column, key in POSE2D_COLUMNS.items():
+            mark = None
+            if not BASELINE_ROW.search(name) and strongest:
+                rule = error_mark if key == "error_px" else fraction_mark
+                mark = rule(values[key], strongest[key])
+            check_number(row[header.index(column)], values[key], f"2D {name} {column}", counter, mark)
+        for box, b in boxes.items():
+            column = f"error ÷ {box}-box baseline"
+            check_number(row[header.index(column)], error / b["error_px"], f"2D {name} {column}", counter)
+    assert [h for h in header if h not in POSE2D_COLUMNS and not h.startswith("error ÷")] == ["model", "epochs"]
+
+
+def check_prob(run: Path, lines: list[str], baselines: dict, counter: Counter) -> None:
+    header, rows = one_table(lines, "Probabilistic 2D estimator")
+    (prob_run,) = list((run / "2d").glob("Probabilistic_*"))
+    r = last_csv_row(prob_run / "metrics.csv")
+    boxes = baselines.get("pose2d", {}).get("boxes", {})
+    best_error = min(b["error_px"] for b in boxes.values()) if boxes else None
+    assert len(rows) == sum(k.endswith("_tac_px") for k in r), "one row per covariance method"
+    for row in rows:
+        method = row[0]
+        for column, (key, scale) in PROB_COLUMNS.items():
+            cell = row[header.index(column)]
+            if method in NO_COVARIANCE and key in ("ll", "cover1", "cover2"):
+                assert cell == "n/a", f"{method} {column}: Σ = I is arbitrary, expected n/a, got {cell!r}"
+                continue
+            value = scale * float(r[f"val_{method}_{key}"])
+            mark = error_mark(value, best_error) if key == "error_px" and best_error is not None else None
+            check_number(cell, value, f"TIC-TAC {method} {column}", counter, mark)
+
+
+def check_lifting_matrix(run: Path, heading: str, lines: list[str], baselines: dict, counter: Counter,
+                         noise: bool) -> None:
+    header, rows = one_table(lines, heading)
+    lift = baselines.get("lifting")
+    for row in rows:
+        for j, evaluated in enumerate(header[1:], start=1):
+            cell = row[j]
+            if BASELINE_ROW.search(row[0]):
+                expected, marks = (lift["mpjpe_mm"], lift["p_mpjpe_mm"]), (None, None)
+            else:
+                train = row[0] if not noise else ("GroundTruth" if float(row[0]) == 0 else f"GroundTruth_noise{row[0]}")
+                m = eval_metrics(run, "GraphMLP", train, evaluated)
+                expected = (m["mpjpe_mm"], m["p_mpjpe_mm"])
+                marks = (error_mark(expected[0], lift["mpjpe_mm"]), error_mark(expected[1], lift["p_mpjpe_mm"])) \
+                    if lift else (None, None)
+            p1, p2 = cell.split(" / ")
+            check_number(p1, expected[0], f"{heading} [{row[0]}, {evaluated}] P1", counter, marks[0])
+            check_number(p2, expected[1], f"{heading} [{row[0]}, {evaluated}] P2", counter, marks[1])
+
+
+def check_monte_carlo(run: Path, lines: list[str], baselines: dict, counter: Counter) -> None:
+    header, rows = one_table(lines, "Monte-Carlo")
+    lift = baselines.get("lifting")
+    assert set(header[1:]) == set(MC_COLUMNS), f"Monte-Carlo columns {header}"
+    for row in rows:
+        m = eval_metrics(run, "GraphMLP", row[0], "Probabilistic")
+        for column, read in MC_COLUMNS.items():
+            value = read(m)
+            mark = error_mark(value, lift["mpjpe_mm"]) if column.startswith("P1") and lift else None
+            check_number(row[header.index(column)], value, f"Monte-Carlo {row[0]} {column}", counter, mark)
+
+
+def check_action(run: Path, heading: str, lines: list[str], baselines: dict, counter: Counter) -> None:
+    header, rows = one_table(lines, heading)
+    act = baselines.get("action", {})
+    if act:
+        chance = re.search(r"chance ([\d.]+) %", heading).group(1)
+        check_number(chance, 100 * act["xsub"]["chance"], "action chance", counter)
+    bar = {s: 100 * max(b["chance"], b["majority_top1"]) for s, b in act.items()}
+    for row in rows:
+        for j, evaluated in enumerate(header[1:], start=1):
+            xsub, xview = row[j].split(" / ")
+            if BASELINE_ROW.search(row[0]):
+                expected, marks = (100 * act["xsub"]["majority_top1"], 100 * act["xview"]["majority_top1"]), (None, None)
+            else:
+                m = eval_metrics(run, "SkateFormer", row[0], evaluated)
+                expected = (100 * m["xsub"]["top1"], 100 * m["xview"]["top1"])
+                marks = (accuracy_mark(expected[0], bar.get("xsub")), accuracy_mark(expected[1], bar.get("xview"))) \
+                    if act else (None, None)
+            check_number(xsub, expected[0], f"action [{row[0]}, {evaluated}] X-sub", counter, marks[0])
+            check_number(xview, expected[1], f"action [{row[0]}, {evaluated}] X-view", counter, marks[1])
+
+
+def check_baselines_table(lines: list[str], baselines: dict, counter: Counter) -> None:
+    header, rows = one_table(lines, "Trivial baselines")
+    for name, _, value in rows:
+        if name.startswith("2D"):
+            box = re.search(r"in the (\w+) box", name).group(1)
+            b = baselines["pose2d"]["boxes"][box]
+            numbers = re.fullmatch(r"PCK@0.05 ([\d.]+), PCK@0.1 ([\d.]+), error ([\d.]+) px, AP50 ([\d.]+)", value)
+            for text, key in zip(numbers.groups(), ("pck05", "pck10", "error_px", "ap50")):
+                check_number(text, b[key], f"baselines {name} {key}", counter)
+        elif name.startswith("lifting"):
+            numbers = re.fullmatch(r"P1 ([\d.]+) mm, P2 ([\d.]+) mm \(action-wise\)", value)
+            check_number(numbers.group(1), baselines["lifting"]["mpjpe_mm"], "baselines lifting P1", counter)
+            check_number(numbers.group(2), baselines["lifting"]["p_mpjpe_mm"], "baselines lifting P2", counter)
+        else:
+            split = "xsub" if "X-sub" in name else "xview"
+            numbers = re.fullmatch(r"([\d.]+) % / ([\d.]+) %", value)
+            check_number(numbers.group(1), 100 * baselines["action"][split]["chance"], f"{name} chance", counter)
+            check_number(numbers.group(2), 100 * baselines["action"][split]["majority_top1"], f"{name} majority",
+                         counter)
+
+
+def check_compare_sections(run: Path, parts: dict, baselines: dict, counter: Counter) -> set[str]:
+    """Check the sections of compare/tables.md found in `parts`; returns the headings checked."""
+    done = set()
+    for heading, lines in parts.items():
+        if heading.startswith("2D→3D lifting"):
+            check_lifting_matrix(run, heading, lines, baselines, counter, noise=False)
+        elif heading.startswith("Noise baseline"):
+            check_lifting_matrix(run, heading, lines, baselines, counter, noise=True)
+        elif heading.startswith("Probabilistic 2D through the lifter"):
+            check_monte_carlo(run, lines, baselines, counter)
+        elif heading.startswith("Action recognition"):
+            check_action(run, heading, lines, baselines, counter)
+        elif heading.startswith("Trivial baselines"):
+            check_baselines_table(lines, baselines, counter)
+        else:
+            continue
+        done.add(heading)
+    return done
+
+
+def check_run(run: Path) -> Counter:
+    """Check every table of run/report.md and run/compare/tables.md; returns the counts of checked cells."""
+    run = Path(run)
+    baselines_path = run / "compare" / "baselines.json"
+    baselines = json.loads(baselines_path.read_text()) if baselines_path.is_file() else {}
+    counter = Counter()
+    compare_parts = sections((run / "compare" / "tables.md").read_text())
+    assert check_compare_sections(run, compare_parts, baselines, counter) == set(compare_parts), \
+        "compare/tables.md has a section this checker does not know"
+    report_parts = sections((run / "report.md").read_text())
+    done = check_compare_sections(run, report_parts, baselines, counter)
+    for heading, lines in report_parts.items():
+        if heading.startswith("2D estimators"):
+            check_pose2d(run, lines, baselines, counter)
+        elif heading.startswith("Probabilistic 2D estimator"):
+            check_prob(run, lines, baselines, counter)
+        elif heading.startswith("Time per stage"):
+            timings = json.loads((run / "timings.json").read_text())
+            header, rows = one_table(lines, heading)
+            assert [r[0] for r in rows] == list(timings)
+            for stage, seconds in rows:
+                check_number(seconds, timings[stage], f"time {stage}", counter)
+        elif heading not in done:
+            assert not tables(lines), f"report.md section {heading!r} has a table this checker does not know"
+            continue
+        done.add(heading)
+    return counter

@@ -1,0 +1,168 @@
+"""report.md and compare/tables.md show the numbers of the metrics files, in the columns they claim, with
+the baseline marks where the rule puts them: the writers run on hand-written metrics files whose every
+number differs from every other (a swapped column shows a wrong number), and tests/report_check.py reads
+the result back independently."""
+import csv
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from config import load_config, save_config
+from tests.report_check import MARK, check_run, one_table, sections
+from utils.comparison import collect_tables
+from utils.report import write_report
+
+SOURCES = ["GroundTruth", "Hourglass", "ViTPose", "Probabilistic"]
+NOISES = [0.01]
+LIFT_BASE = {"mpjpe_mm": 200.0, "p_mpjpe_mm": 150.0, "mpjpe_mm_frame_weighted": 201.0,
+             "p_mpjpe_mm_frame_weighted": 151.0, "frames": 100}
+BASELINES = {
+    "pose2d": {"frames": 16, "total_frames": 96, "max_val_items": 16, "train_frames": 200, "box_source": "silhouette",
+               "boxes": {"keypoints": {"pck05": 0.28, "pck10": 0.55, "error_px": 30.0, "ap50": 0.97, "frames": 16},
+                         "silhouette": {"pck05": 0.12, "pck10": 0.31, "error_px": 55.0, "ap50": 0.91, "frames": 16}}},
+    "lifting": LIFT_BASE,
+    "action": {"xsub": {"chance": 1 / 15, "majority_class": 2, "majority_top1": 0.09, "train_clips": 10,
+                        "test_clips": 5, "majority_action": "Eating"},
+               "xview": {"chance": 1 / 15, "majority_class": 2, "majority_top1": 0.05, "train_clips": 10,
+                         "test_clips": 5, "majority_action": "Eating"}},
+}
+
+
+def _write_csv(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _write_json(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+@pytest.fixture
+def hand_run(tmp_path):
+    """A run folder of hand-written metrics files; returns (cfg, run dir)."""
+    cfg = load_config(["profile=test", f"output_root={tmp_path}", "experiment=hand", "compare.noise_stds=[0.01]",
+                       "model_prob_pose=ViTPose", "predict.flip_test=false", "pose2d.max_val_items=16"])
+    run = cfg.run_dir
+    rng = np.random.default_rng(0)
+    # 2D: Hourglass exactly at the stronger (keypoints-box) baseline error, ViTPose well below every baseline
+    for model, error in (("Hourglass", 30.0), ("ViTPose", 9.871)):
+        rows = [{"epoch": e, "train_loss": 0.1, "val_loss": 0.2, "val_pck05": 0.1 + 0.01 * e,
+                 "val_pck10": 0.3 + 0.01 * e, "val_error_px": 50.0 - e, "val_ap50": 0.5} for e in (1, 2)]
+        rows.append({"epoch": 3, "train_loss": 0.1, "val_loss": 0.2, "val_pck05": 0.4321 if model == "ViTPose" else 0.2,
+                     "val_pck10": 0.8765 if model == "ViTPose" else 0.6, "val_error_px": error,
+                     "val_ap50": 0.9912 if model == "ViTPose" else 0.98})
+        _write_csv(run / "2d" / model / "metrics.csv", rows)
+        save_config(cfg, run / "2d" / model / "config.yml")
+    prob = {"epoch": 3}
+    for m, base in (("MSE", 11.0), ("NLL", 20.0), ("TIC", 70.0)):
+        prob.update({f"val_{m}_error_px": base + 0.123, f"val_{m}_tac_px": base / 2 + 0.456, f"val_{m}_ll": -base - 0.77,
+                     f"val_{m}_cover1": 0.2 + base / 1000, f"val_{m}_cover2": 0.8 + base / 1000})
+    _write_csv(run / "2d" / "Probabilistic_ViTPose" / "metrics.csv", [prob])
+    save_config(cfg, run / "2d" / "Probabilistic_ViTPose" / "config.yml")
+    # lifting: P1 and P2 of every cell distinct; GroundTruth → GroundTruth below half the baseline, one cell at it
+    for i, train in enumerate(SOURCES + [f"GroundTruth_noise{n:g}" for n in NOISES]):
+        for j, evaluated in enumerate(SOURCES):
+            p1 = 200.0 if (train, evaluated) == ("Hourglass", "Hourglass") else 60.0 + 10 * i + j + rng.random()
+            metrics = {"mpjpe_mm": p1, "p_mpjpe_mm": p1 / 2 + 3.3 + rng.random(), "mpjpe_mm_frame_weighted": p1 + 5}
+            if evaluated == "Probabilistic" and "noise" not in train:
+                metrics["monte_carlo"] = {
+                    "num_samples": 4, "mean_spread_mm": 30.0 + i + rng.random(), "spread_error_correlation": 0.1 * i + 0.05,
+                    "mpjpe_of_sample_mean_mm": p1 + 7.7, "calibration": {
+                        "quantiles": [0.0, 0.5, 1.0], "fraction": [0.1, 0.4, 0.7], "fraction_calibrated": [0.2, 0.5, 0.8],
+                        "ece": 0.111 + 0.01 * i, "ece_calibrated": 0.222 + 0.01 * i, "samples_per_curve": 3}}
+            _write_json(run / "eval" / f"GraphMLP_{train}_on_{evaluated}" / "metrics.json", metrics)
+    # action: X-sub and X-view distinct; Probabilistic → Probabilistic at chance
+    for i, train in enumerate(SOURCES):
+        for j, evaluated in enumerate(SOURCES):
+            xsub = 1 / 15 if train == evaluated == "Probabilistic" else 0.3 + 0.05 * i + 0.01 * j
+            _write_json(run / "eval" / f"SkateFormer_{train}_on_{evaluated}" / "metrics.json",
+                        {"xsub": {"top1": xsub, "chance": 1 / 15}, "xview": {"top1": xsub / 2 + 0.0123, "chance": 1 / 15}})
+    out = run / "compare"
+    _write_json(out / "baselines.json", BASELINES)
+    tables = collect_tables(cfg, out)
+    (out / "tables.md").write_text(tables["markdown"])
+    timings = {"data": 9.4, "train 2D ViTPose": 12.0}
+    _write_json(run / "timings.json", timings)
+    write_report(cfg, timings)
+    return cfg, run
+
+
+def test_every_cell_equals_its_metrics_file(hand_run):
+    _, run = hand_run
+    counter = check_run(run)
+    # 2D 4 rows × 6, TIC-TAC 3 × 5 − 3 n/a, lifting and noise 5 + 3 rows × 4 × 2, MC 4 × 7, action 5 × 4 × 2 + chance,
+    # baselines 2 × 4 + 2 + 2 × 2, time 2
+    assert counter.cells >= 24 + 12 + 64 + 28 + 41 + 14 + 2
+    assert counter.marked > 0
+
+
+def test_a_cell_at_its_baseline_is_marked(hand_run):
+    _, run = hand_run
+    report = (run / "report.md").read_text()
+    parts = sections(report)
+    header, rows = one_table(parts[next(h for h in parts if h.startswith("2D estimators"))], "2D")
+    errors = {row[0]: row[header.index("2D error (px)")] for row in rows}
+    assert errors["Hourglass"] == f"30.00{MARK}"      # the keypoints-box baseline's error exactly
+    assert errors["ViTPose"] == "9.87"                # below half of it
+    assert "not a finding" in report
+    header, rows = one_table(parts[next(h for h in parts if h.startswith("2D→3D lifting"))], "lifting")
+    lifting = {row[0]: row[1:] for row in rows}
+    assert lifting["Hourglass"][header.index("Hourglass") - 1].startswith(f"200.0{MARK} / ")
+    header, rows = one_table(parts[next(h for h in parts if h.startswith("Action recognition"))], "action")
+    assert {row[0]: row[1:] for row in rows}["Probabilistic"][-1].startswith(f"6.7{MARK} / ")
+
+
+def test_labels_follow_the_run(hand_run):
+    _, run = hand_run
+    report = (run / "report.md").read_text()
+    assert "without flip test" in report and "with flip test" not in report
+    assert "16 of the 96 test-subject frames (`pose2d.max_val_items` = 16" in report
+    assert "crops from the silhouette box" in report
+    header, rows = one_table(sections(report)[next(h for h in sections(report) if h.startswith("Probabilistic 2D e"))],
+                             "TIC-TAC")
+    mse = next(r for r in rows if r[0] == "MSE")
+    assert [mse[header.index(c)] for c in ("LL", "1σ (%)", "2σ (%)")] == ["n/a"] * 3
+    # the flip-test label follows the run's own config.yml, not the current configuration
+    cfg, run = hand_run
+    saved = yaml.safe_load((run / "2d" / "ViTPose" / "config.yml").read_text())
+    saved["predict"]["flip_test"] = True
+    save_config(saved, run / "2d" / "ViTPose" / "config.yml")
+    write_report(cfg, {})
+    assert "ViTPose validation: 16 of the 96" in (run / "report.md").read_text()
+    assert "with flip test" in (run / "report.md").read_text().split("ViTPose validation:")[1].splitlines()[0]
+
+
+@pytest.mark.parametrize("swap", ["p1_p2", "pck", "xsub_xview", "mc_columns"])
+def test_the_checker_catches_a_swapped_column(hand_run, swap):
+    """The reader is not vacuous: the written tables with two columns swapped fail it."""
+    _, run = hand_run
+    path = run / "report.md"
+    text = path.read_text()
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        cells = line.split(" | ")
+        if swap == "p1_p2" and line.startswith("| GroundTruth |") and " / " in line and "%" not in line:
+            lines[i] = " | ".join(" / ".join(c.split(" / ")[::-1]) if " / " in c else c for c in cells)
+            break
+        if swap == "pck" and line.startswith("| ViTPose | 3 |"):
+            cells[2], cells[3] = cells[3], cells[2]
+            lines[i] = " | ".join(cells)
+            break
+        if swap == "xsub_xview" and line.startswith("| Hourglass |") and i > text[:text.index("Action")].count("\n"):
+            lines[i] = " | ".join(" / ".join(c.split(" / ")[::-1]) if " / " in c else c for c in cells)
+            break
+        if swap == "mc_columns" and line.startswith("| ViTPose | 4 |"):
+            cells[2], cells[3] = cells[3], cells[2]
+            lines[i] = " | ".join(cells)
+            break
+    else:
+        raise AssertionError(f"no line to break for {swap}")
+    path.write_text("\n".join(lines))
+    with pytest.raises(AssertionError):
+        check_run(run)
