@@ -138,6 +138,20 @@ def test_labels_follow_the_run(hand_run):
     assert "with flip test" in (run / "report.md").read_text().split("ViTPose validation:")[1].splitlines()[0]
 
 
+def test_a_missing_box_baseline_is_said_not_hidden(tmp_path):
+    """Box files missing for data.box_source: the keypoints-box baseline stands and the table says why."""
+    cfg = load_config(["profile=test", f"output_root={tmp_path}", "experiment=nobox"])
+    out = cfg.run_dir / "compare"
+    pose = dict(BASELINES["pose2d"], boxes={"keypoints": BASELINES["pose2d"]["boxes"]["keypoints"]},
+                box_error="no person box file S9/MySegmentsMat/ground_truth_bb/Walking.54138969.mat")
+    _write_json(out / "baselines.json", dict(BASELINES, pose2d=pose))
+    (out / "tables.md").write_text(collect_tables(cfg, out)["markdown"])
+    write_report(cfg, {})
+    assert "| 2D: mean training pose in the silhouette box | – | not computed: no person box file" in \
+        (out / "tables.md").read_text()
+    check_run(cfg.run_dir)
+
+
 @pytest.mark.parametrize("swap", ["p1_p2", "pck", "xsub_xview", "mc_columns"])
 def test_the_checker_catches_a_swapped_column(hand_run, swap):
     """The reader is not vacuous: the written tables with two columns swapped fail it."""

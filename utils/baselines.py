@@ -17,9 +17,14 @@ baseline's (a fraction bounded by 1 cannot double once it is past 0.5). Such cel
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
+from dataloader.reader import DataError
 from utils.metrics import ap50_study, mean_joint_error_2d, pck
+
+logger = logging.getLogger(__name__)
 
 MARK = "†"
 FOOTNOTE = f"{MARK} not better than its trivial baseline by 2× (error > baseline / 2, accuracy < 2 × baseline, " \
@@ -144,9 +149,14 @@ def pose2d_baselines(cfg, data) -> dict:
     out["boxes"]["keypoints"] = pose2d_mean_pose_baseline(
         train_kp, person_box(train_kp, c.box_margin), val_kp, person_box(val_kp, c.box_margin), val_box_size)
     if box_source != "keypoints":
-        boxes = [box_square(item_boxes(data, keys, rows, box_source, cfg.detections_path), c.box_margin)
-                 for keys, rows in ((train_keys, train_rows), (val_keys, val_rows))]
-        out["boxes"][box_source] = pose2d_mean_pose_baseline(train_kp, boxes[0], val_kp, boxes[1], val_box_size)
+        try:
+            boxes = [box_square(item_boxes(data, keys, rows, box_source, cfg.detections_path), c.box_margin)
+                     for keys, rows in ((train_keys, train_rows), (val_keys, val_rows))]
+        except DataError as err:  # the boxes are missing: the keypoints baseline still stands, and says why
+            logger.warning("no %s-box 2D baseline: %s", box_source, err)
+            out["box_error"] = str(err)
+        else:
+            out["boxes"][box_source] = pose2d_mean_pose_baseline(train_kp, boxes[0], val_kp, boxes[1], val_box_size)
     return out
 
 

@@ -96,6 +96,9 @@ def baselines_markdown(baselines: dict) -> list[str]:
             rows.append([f"2D: mean training pose in the {box} box", f"{pose['frames']} validation frames",
                          f"PCK@0.05 {fmt(b['pck05'], 3)}, PCK@0.1 {fmt(b['pck10'], 3)}, "
                          f"error {fmt(b['error_px'], 2)} px, AP50 {fmt(b['ap50'], 3)}"])
+        if "box_error" in pose:
+            rows.append([f"2D: mean training pose in the {pose['box_source']} box", "–",
+                         f"not computed: {pose['box_error']}"])
     lift = baselines.get("lifting")
     if lift:
         rows.append(["lifting: mean training 3D pose", f"{lift['frames']} test frames",
