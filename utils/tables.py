@@ -79,8 +79,8 @@ def calibration_figure(path: Path, curves: dict[str, dict]) -> None:
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("quantile level q")
-    ax.set_ylabel("fraction of ground-truth joints within")
-    ax.set_title(f"3D calibration of the lifted Probabilistic samples ({', '.join(map(str, k))} per curve)\n"
+    ax.set_ylabel("fraction of ground-truth joints within the q-quantile")
+    ax.set_title(f"3D calibration of the lifted Probabilistic samples ({', '.join(map(str, k))} samples per curve)\n"
                  "dotted: a sample in place of the ground truth (a calibrated lifter)", fontsize=9)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
