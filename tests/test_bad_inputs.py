@@ -401,7 +401,20 @@ def test_catalogue_is_large_enough():
     assert len(CASES) >= 25
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_output_root_under_a_regular_file(tiny_root, tmp_path):
+    """An output_root that cannot be created, for root too (root ignores permissions, not file types): one
+    line naming the path, and the file in the way is left as it was."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    out = blocker / "runs"
+    code, _, err = call_stage("main.py", base_overrides(tiny_root, out) + GRAPHMLP)
+    _check_one_line_error(code, err, ["Not a directory", str(blocker)])
+    assert blocker.read_text() == "not a folder"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions (test_output_root_under_a_regular_file "
+                                              "covers root)")
 def test_unwritable_output_root(tiny_root, tmp_path):
     out = tmp_path / "readonly"
     out.mkdir()

@@ -1,4 +1,6 @@
 """Configuration: merging, strict validation, aliases, saving."""
+import dataclasses
+
 import pytest
 import yaml
 
@@ -9,8 +11,10 @@ from config import ConfigError, load_config
 def test_defaults_load_and_are_frozen():
     cfg = load_config()
     assert cfg.model_3D_prediction in config.MODELS_3D
-    with pytest.raises(Exception):
-        cfg.seed = 3  # frozen dataclass
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.seed = 3
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.lifting.lr = 1.0  # the sections too
 
 
 def test_override_dotted_keys_and_types():

@@ -2,10 +2,13 @@
 
 Expected numbers are those of shared/reference/models.md (counted from the official code).
 """
+import copy
+
 import numpy as np
 import pytest
 import torch
 from einops import rearrange
+from timm.layers import DropPath
 
 from dataloader.h36m import JOINT_NAMES, NUM_JOINTS
 from models.GraphMLP import GRAPHMLP_PRESETS, GraphMLP, load_official_graphmlp
@@ -84,9 +87,17 @@ def test_graphmlp_tiny_forward_backward_finite(name):
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert model.A.grad is None
-    model.eval()
+    # eval = the network without dropout and drop-path; training mode does drop (the default rates are > 0)
+    deterministic = copy.deepcopy(model)
+    for m in deterministic.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+        elif isinstance(m, DropPath):
+            m.drop_prob = 0.0
     with torch.no_grad():
-        torch.testing.assert_close(model(x), model(x))  # no dropout / drop-path in eval
+        torch.testing.assert_close(model.eval()(x), deterministic.train()(x))
+        model.train()
+        assert (model(x) - model(x)).abs().max() > 1e-3
 
 
 def test_graphmlp_rejects_bad_sizes():
