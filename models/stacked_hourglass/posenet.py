@@ -15,7 +15,7 @@ Legend: B batch, C channels (``inp_dim``), J joints (``oup_dim``), S stacks, H×
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -106,6 +106,21 @@ class Hourglass(nn.Module):
         low = self.low3(self.low2(self.low1(self.pool1(x))))  # (B, f, h/2, w/2)
         return up1 + self.up2(low)
 
+    def descend(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The down path: x (B, f, h, w) → the bottom latent (B, f, h/2ⁿ, w/2ⁿ), the innermost ``low2``
+        output, and the skip branches ``up1`` of every level, outermost first. ``ascend`` completes it."""
+        skips = [self.up1(x)]  # (B, f, h, w)
+        low = self.low1(self.pool1(x))  # (B, nf, h/2, w/2)
+        if isinstance(self.low2, Hourglass):
+            latent, inner = self.low2.descend(low)
+            return latent, skips + inner
+        return self.low2(low), skips
+
+    def ascend(self, latent: torch.Tensor, skips: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The up path from the bottom latent, the skips held as given: ``ascend(*descend(x)) == forward(x)``."""
+        low = self.low2.ascend(latent, skips[1:]) if isinstance(self.low2, Hourglass) else latent
+        return skips[0] + self.up2(self.low3(low))
+
 
 class Merge(nn.Module):
     """1×1 conv (no BN, no ReLU) that maps predictions or features back into the stack input."""
@@ -123,7 +138,8 @@ class PoseNet(nn.Module):
 
     Follows the common 2D interface of ``models.pose2d``: ``encode`` runs ``pre`` and all stacks up to the
     last hourglass; ``decode`` runs the last stack's ``features`` and ``outs`` only, so it is a pure
-    function of the last hourglass output.
+    function of the last hourglass output. ``encode_latent`` / ``decode_latent`` split the last hourglass
+    at its bottom instead (the latent TIC-TAC differentiates).
 
     Args:
         nstack: S, number of stacked hourglasses (intermediate supervision on each).
@@ -168,6 +184,26 @@ class PoseNet(nn.Module):
 
     def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 3, H, W) images → last hourglass output (B, C, h, w) and earlier predictions (B, S−1, J, h, w)."""
+        x, intermediate = self._up_to_last_hourglass(images)
+        return self.hgs[-1](x), intermediate
+
+    def encode_latent(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
+        """(B, 3, H, W) images → the last hourglass's bottom latent (B, C, h/16, w/16), its skip branches
+        (outermost first, :meth:`Hourglass.descend`) and the earlier predictions (B, S−1, J, h, w).
+
+        TIC-TAC differentiates the mean with respect to this latent (``vita-epfl/TIC-TAC:
+        HumanPose/code/utils/tic.py``, ``_get_derivatives_hg``); :meth:`decode_latent` is the rest of the path.
+        """
+        x, intermediate = self._up_to_last_hourglass(images)
+        latent, skips = self.hgs[-1][0].descend(x)
+        return latent, skips, intermediate
+
+    def decode_latent(self, latent: torch.Tensor, skips: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Bottom latent and skips → the last hourglass output (B, C, h, w), the input of :meth:`decode`."""
+        return self.hgs[-1][0].ascend(latent, skips)
+
+    def _up_to_last_hourglass(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 3, H, W) → the last hourglass's input (B, C, h, w) and the earlier predictions (B, S−1, J, h, w)."""
         multiple = DOWNSAMPLE * 2 ** HOURGLASS_DEPTH
         if images.ndim != 4 or images.shape[1] != 3 or images.shape[2] % multiple or images.shape[3] % multiple:
             raise ValueError(f"PoseNet expects NCHW images (B, 3, H, W) with H, W multiples of {multiple}, "
@@ -180,12 +216,11 @@ class PoseNet(nn.Module):
             preds = self.outs[s](feature)  # (B, J, h, w)
             intermediate.append(preds)
             x = x + self.merge_preds[s](preds) + self.merge_features[s](feature)
-        hg = self.hgs[-1](x)
         if intermediate:
             intermediate = torch.stack(intermediate, dim=1)  # (B, S−1, J, h, w)
         else:
-            intermediate = hg.new_zeros((hg.shape[0], 0, self.num_joints, *hg.shape[2:]))
-        return hg, intermediate
+            intermediate = x.new_zeros((x.shape[0], 0, self.num_joints, *x.shape[2:]))
+        return x, intermediate
 
     def decode(self, features: torch.Tensor) -> torch.Tensor:
         """(B, C, h, w) last hourglass output → (B, J, h, w) heatmaps of the last stack."""

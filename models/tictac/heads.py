@@ -40,21 +40,26 @@ class TICBottleneck(nn.Module):
     Linear before the ReLU would never receive a gradient). Consequence: G = ∂μ/∂z is 0 at initialisation
     and the TIC covariance starts as its PSD term until ``upscale_out`` has learned.
 
+    With ``inject=False`` (the Hourglass, whose TIC latent is the bottom of its last hourglass, as TT) z is
+    only the input of the covariance and visibility MLPs, and ``upscale``/``upscale_out`` are not built.
+
     Args:
         channels: C of the features the pose model's ``decode`` takes.
         z_dim: Z (TT: 64).
         pooled: p, side of the pooled map.
+        inject: build the way back into the feature map (False: ``encode`` only).
     """
 
-    def __init__(self, channels: int, z_dim: int = 64, pooled: int = 4):
+    def __init__(self, channels: int, z_dim: int = 64, pooled: int = 4, inject: bool = True):
         super().__init__()
         self.channels, self.z_dim, self.pooled = channels, z_dim, pooled
         self.pool = nn.AdaptiveAvgPool2d(pooled)
         self.downscale = nn.Linear(channels * pooled * pooled, z_dim)
-        self.upscale = nn.Linear(z_dim, channels * pooled * pooled)
-        self.upscale_out = nn.Conv2d(channels, channels, kernel_size=1)
-        nn.init.zeros_(self.upscale_out.weight)
-        nn.init.zeros_(self.upscale_out.bias)
+        if inject:
+            self.upscale = nn.Linear(z_dim, channels * pooled * pooled)
+            self.upscale_out = nn.Conv2d(channels, channels, kernel_size=1)
+            nn.init.zeros_(self.upscale_out.weight)
+            nn.init.zeros_(self.upscale_out.bias)
 
     def encode(self, features: torch.Tensor) -> torch.Tensor:
         """features (B, C, H, W) → z (B, Z)."""
@@ -62,6 +67,8 @@ class TICBottleneck(nn.Module):
 
     def inject(self, features: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """features (B, C, H, W) + up(z (B, Z)) → (B, C, H, W)."""
+        if not hasattr(self, "upscale"):
+            raise RuntimeError("this TICBottleneck was built with inject=False: z only feeds the covariance head")
         up = F.relu(self.upscale(z)).view(z.shape[0], self.channels, self.pooled, self.pooled)  # (B, C, p, p)
         up = self.upscale_out(up)  # 1×1 conv commutes with the bilinear resize: apply it at p×p
         up = F.interpolate(up, size=features.shape[-2:], mode="bilinear", align_corners=False)  # (B, C, H, W)

@@ -3,7 +3,12 @@
 TIC-TAC (Shukla, Salzmann, Alahi, ICML 2024; https://github.com/vita-epfl/TIC-TAC ``HumanPose/code``).
 The mean is the soft-argmax of the pose model's heatmaps; an auxiliary MLP on the (detached) latent z
 predicts the raw covariance parameters of one method (``utils.covariance.METHODS``). TIC adds
-k1·GGᵀ (+ k2·T) with G = ∂μ/∂z from ``utils.tic``. Facts: ``shared/reference/tictac.md``.
+k1·GGᵀ (+ k2·T) with G = ∂μ/∂(TIC latent) from ``utils.tic``. The TIC latent is TT's for each backbone
+(``HumanPose/code/utils/tic.py``): a pose model with ``encode_latent``/``decode_latent`` (the Stacked
+Hourglass) is differentiated from the bottom of its last hourglass through the whole up path, the skip
+branches held at their values (TT's ``_get_derivatives_hg`` drops them, so it differentiates a function
+the network does not compute); any other (ViTPose) from a bottleneck z injected before its decoder, as
+TT's ViTPose. Facts: ``shared/reference/tictac.md``.
 
 One model per method: TT trains every method on its own deep copy of the pose network, so the training
 script builds one ``ProbabilisticPoseModel`` per name in its ``methods`` list.
@@ -91,7 +96,10 @@ class ProbabilisticPoseModel(nn.Module):
         self.mse_warmup_epochs = mse_warmup_epochs
         self.visibility_loss = visibility_loss
 
-        self.bottleneck = TICBottleneck(pose_model.feature_channels, z_dim=z_dim, pooled=pooled)
+        # Hourglass: TIC differentiates the hourglass itself (TT); z only feeds the covariance and visibility MLPs
+        self.latent_tic = hasattr(pose_model, "encode_latent") and hasattr(pose_model, "decode_latent")
+        self.bottleneck = TICBottleneck(pose_model.feature_channels, z_dim=z_dim, pooled=pooled,
+                                        inject=not self.latent_tic)
         raw_width = num_raw_outputs(method, self.dim, parameterisation)
         self.aux_net = AuxCovarianceNet(z_dim, aux_hidden, out_dim=raw_width) if raw_width else None
         self.visibility_head = VisibilityHead(z_dim, self.num_joints, visibility_hidden) if visibility else None
@@ -110,14 +118,28 @@ class ProbabilisticPoseModel(nn.Module):
         heatmaps = self.pose_model.decode(self.bottleneck.inject(features[None], z[None]))  # (1, J, h, w)
         return self._mean_from_heatmaps(heatmaps)[0]
 
-    def jacobian_terms(self, features: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """G Gᵀ and T (B, D, D) at z for detached features, pose net and bottleneck in eval mode (as TT).
+    def _decode_latent_single(self, latent: torch.Tensor, *skips: torch.Tensor) -> torch.Tensor:
+        """One sample: flat bottom latent (C·h'·w',), skips (C, ·, ·) each → μ (D,), the exact forward path."""
+        size = (skips[-1].shape[-2] // 2, skips[-1].shape[-1] // 2)  # the bottom: half the innermost skip's side
+        features = self.pose_model.decode_latent(latent.view(1, -1, *size), [skip[None] for skip in skips])
+        return self._mean_from_heatmaps(self.pose_model.decode(features))[0]
+
+    def jacobian_terms(self, features: torch.Tensor | Sequence[torch.Tensor],
+                       z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """G Gᵀ and T (B, D, D) at the TIC latent, pose net and bottleneck in eval mode (as TT).
+
+        Args:
+            features: what the latent is decoded with (detached): the feature map (B, C, H, W) for a
+                bottleneck latent; the skip branches of the last hourglass for a Hourglass latent.
+            z: (B, Z) the bottleneck latent, or the flattened bottom latent of the last hourglass.
 
         Autocast is off here: the derivatives are computed in the parameters' dtype (float32), not bf16.
         """
-        dtype = self.bottleneck.upscale.weight.dtype  # features may come out of autocast in bf16
+        dtype = self.bottleneck.downscale.weight.dtype  # features may come out of autocast in bf16
+        extra = tuple(features) if self.latent_tic else (features,)
+        decode = self._decode_latent_single if self.latent_tic else self._decode_single
         with _eval_mode(self.pose_model, self.bottleneck), full_precision(z):
-            return tic_terms(self._decode_single, z.to(dtype), (features.detach().to(dtype),),
+            return tic_terms(decode, z.to(dtype), tuple(f.detach().to(dtype) for f in extra),
                              use_hessian=self.use_hessian,
                              chunk_size=self.tic_chunk_size, differentiable=self.tic_differentiable)
 
@@ -131,9 +153,15 @@ class ProbabilisticPoseModel(nn.Module):
         Λ or Σ (B, D, D)); ``covariance`` Σ (B, D, D) px²; ``jacobian_gram``/``hessian_gram`` (TIC, else None);
         ``visibility`` (B, J) probabilities or None.
         """
-        features, intermediate = self.pose_model.encode(images)
-        z = self.bottleneck.encode(features)  # (B, Z)
-        heatmaps = self.pose_model.decode(self.bottleneck.inject(features, z))  # (B, J, h, w)
+        if self.latent_tic:  # the TIC latent is the bottom of the last hourglass
+            bottom, skips, intermediate = self.pose_model.encode_latent(images)  # (B, C, h/16, w/16), …
+            features = self.pose_model.decode_latent(bottom, skips)  # (B, C, h, w): encode's output
+            z = self.bottleneck.encode(features)  # (B, Z): the covariance and visibility MLPs' input
+            heatmaps = self.pose_model.decode(features)  # (B, J, h, w)
+        else:
+            features, intermediate = self.pose_model.encode(images)
+            z = self.bottleneck.encode(features)  # (B, Z)
+            heatmaps = self.pose_model.decode(self.bottleneck.inject(features, z))  # (B, J, h, w)
         if heatmaps.shape[1] != self.num_joints:
             raise ValueError(f"pose_model.decode returned {heatmaps.shape[1]} heatmaps, expected num_joints="
                              f"{self.num_joints}")
@@ -141,7 +169,9 @@ class ProbabilisticPoseModel(nn.Module):
         latent = z.detach()  # TT: the aux and visibility nets train no backbone feature
         raw = self.aux_net(latent) if self.aux_net is not None else latent.new_zeros(latent.shape[0], 0)
         jacobian_gram = hessian_gram = None
-        if self.method == "TIC":
+        if self.method == "TIC" and self.latent_tic:
+            jacobian_gram, hessian_gram = self.jacobian_terms(skips, bottom.flatten(1))
+        elif self.method == "TIC":
             jacobian_gram, hessian_gram = self.jacobian_terms(features, z)
         matrix = predicted_matrix(self.method, raw, self.dim, parameterisation=self.parameterisation, eps=self.eps,
                                   jacobian_gram=jacobian_gram, hessian_gram=hessian_gram)
