@@ -154,7 +154,7 @@ def _settings_json(settings: Settings) -> dict:
 # --- one sequence ------------------------------------------------------------------------------
 
 # Independent random streams of one sequence (the last entropy word).
-_MOTION, _LENGTH, _ROOM, _CAMERA = 0, 1, 2, 3
+_MOTION, _LENGTH, _ROOM, _CAMERA, _STYLE = 0, 1, 2, 3, 10  # _CAMERA + camera index: 3–6
 
 
 def _rng(settings: Settings, subject: str, action: str, sub_action: int, stream: int) -> np.random.Generator:
@@ -198,8 +198,10 @@ def _render_sequence(task: tuple) -> tuple:
     num_frames, animation, extras = _make_sequence(settings, subject, action, sub_action)
     positions = animation.positions.astype(np.float32)                  # (N + extra, 32, 3)
     body = skeleton.body_of(subject)
-    # clothes belong to the subject (the same in all sequences); the room to the sequence
-    style = render.make_style(np.random.default_rng([settings.seed, subject_id(subject), 1000]))
+    # clothes and room belong to the sequence: with one outfit per subject a 2D estimator sees five
+    # outfits in training and learns them, not the body (measured: 28 px test vs 15 px training error
+    # after 15 epochs of ViTPose tiny; 24 px test with an outfit per sequence)
+    style = render.make_style(_rng(settings, subject, action, sub_action, _STYLE))
     room = render.make_room(_rng(settings, subject, action, sub_action, _ROOM))
 
     positions_2d, video_frames = [], []
