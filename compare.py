@@ -5,6 +5,12 @@ writes the train-source × eval-source tables for P1/P2, the noise-baseline tabl
 table with its 3D calibration figure and the action-recognition table as markdown + CSV + figures in
 checkpoint/<experiment>/compare/, every cell that does not beat its baseline by 2× marked †.
 
+Rows and columns: `compare.sources` (lifting) and `compare.action_sources` (action; empty = the same),
+including the sources that isolate the covariance: ProbabilisticMean (the Probabilistic means, no
+sampling) and GroundTruthCov (GroundTruth+Σ: ground truth + N(0, Σ) of the same frame). The noise
+baseline trains on `compare.noise_stds` plus, with `compare.matched_noise`, the Probabilistic
+artifact's mean marginal σ in the same normalised units.
+
     python compare.py                       # run what is missing, then tabulate
     python compare.py --collect-only        # only tabulate existing evaluations
     python compare.py --force lifting.epochs=10
@@ -25,7 +31,7 @@ from get3Dprediction import main as evaluate_main
 from main import main as train_main
 from utils.cli import call, run
 from utils.baselines import compute_baselines
-from utils.comparison import BASELINES_FILE, collect_tables, planned_runs, read_baselines
+from utils.comparison import BASELINES_FILE, collect_tables, matched_noise, planned_runs, read_baselines
 
 logger = logging.getLogger("compare")
 
@@ -50,8 +56,12 @@ def main(argv):
         raise SystemExit(f"unknown flag(s) {sorted(unknown)}; valid: --collect-only, --force")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     cfg = load_config(overrides, config_file)
+    matched = matched_noise(cfg)
+    if matched:
+        logger.info("noise level matched to the Probabilistic σ: %.3g normalised (%.1f px)",
+                    matched["noise_std"], matched["sigma_px"])
     if "collect-only" not in flags:
-        commands, missing = planned_runs(cfg, force="force" in flags)
+        commands, missing = planned_runs(cfg, force="force" in flags, matched=matched)
         for source, command in missing:
             logger.warning("no 2D predictions for %s: its cells stay empty (create them with `%s`)", source, command)
         execute(commands, overrides, config_file)
@@ -67,7 +77,7 @@ def main(argv):
         baselines = read_baselines(out_dir)
         logger.warning("baselines not recomputed (%s); %s", err,
                        "using the existing compare/baselines.json" if baselines else "the tables carry no baseline")
-    tables = collect_tables(cfg, out_dir, baselines)
+    tables = collect_tables(cfg, out_dir, baselines, matched=matched)
     (out_dir / "tables.md").write_text(tables["markdown"])
     (out_dir / "tables.json").write_text(json.dumps(tables["data"], indent=1))
     sys.stdout.write(tables["markdown"] + "\n")

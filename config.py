@@ -30,6 +30,11 @@ DEFAULT_CONFIG_FILE = REPO_ROOT / "configuration.yml"
 PROFILE_DIR = REPO_ROOT / "config"
 
 SOURCES_2D = ("GroundTruth", "Hourglass", "ViTPose", "Probabilistic")
+# Downstream-only sources derived from the Probabilistic artifact (dataloader.sources): its means without sampling,
+# and the ground truth plus noise drawn from its covariance (displayed "GroundTruth+Σ")
+DERIVED_SOURCES_2D = ("ProbabilisticMean", "GroundTruthCov")
+DOWNSTREAM_SOURCES_2D = SOURCES_2D + DERIVED_SOURCES_2D
+SAMPLE_MODES = ("frame", "window", "ar1")
 MODELS_2D = ("Hourglass", "ViTPose")
 MODELS_3D = ("GraphMLP", "SkateFormer")
 PROB_METHODS = ("MSE", "Diagonal", "BetaNLL", "NLL", "Faithful", "TIC")
@@ -120,6 +125,8 @@ class LiftingConfig:
     flip_augmentation: bool = True
     test_flip: bool = True
     train_stride: int = 1                        # use every k-th training frame as a target
+    sample_mode: str = choice(*SAMPLE_MODES)     # draws of a stochastic source along a window: per frame | one per window | AR(1)
+    sample_rho: float = 0.9                      # sample_mode=ar1: lag-1 correlation of the standard-normal draws
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,8 @@ class ActionConfig:
     label_smoothing: float = 0.1
     grad_clip: float = 1.0
     clip_stride: int = 8                         # frames between the starts of consecutive clips
+    sample_mode: str = choice(*SAMPLE_MODES)     # as lifting.sample_mode, for the clips
+    sample_rho: float = 0.9                      # sample_mode=ar1: lag-1 correlation
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,8 @@ class EvaluateConfig:
 class CompareConfig:
     noise_stds: list = _list(0.005, 0.01, 0.02)  # noise baseline (normalised units)
     sources: list = _list("GroundTruth", "Hourglass", "ViTPose", "Probabilistic")
+    action_sources: list = _list()               # sources of the action table; empty = `sources`
+    matched_noise: bool = True                   # add a noise level = the Probabilistic artifact's mean marginal σ
 
 
 @dataclass(frozen=True)
@@ -174,8 +185,8 @@ class VisConfig:
 
 @dataclass(frozen=True)
 class Config:
-    model_2D_prediction: str = choice(*SOURCES_2D, default="ViTPose")  # 2D model to train / training 2D source downstream
-    model_2D_dataset: str = choice(*SOURCES_2D, default="GroundTruth")  # evaluation 2D source
+    model_2D_prediction: str = choice(*DOWNSTREAM_SOURCES_2D, default="ViTPose")  # 2D model / training 2D source
+    model_2D_dataset: str = choice(*DOWNSTREAM_SOURCES_2D, default="GroundTruth")  # evaluation 2D source
     model_3D_prediction: str = choice(*MODELS_3D)                       # downstream model
     model_prob_pose: str = choice(*MODELS_2D, default="ViTPose")        # probabilistic estimator backbone
     experiment: str = "synthetic_quick"          # run folder checkpoint/<experiment>/
@@ -345,6 +356,15 @@ def _check_ranges(cfg: Config) -> None:
                           "data.detections=/path/to/boxes.npz, or choose data.box_source=silhouette")
     if not math.isfinite(cfg.noise_std) or cfg.noise_std < 0:
         raise ConfigError(f"config key 'noise_std' = {cfg.noise_std} must be finite and ≥ 0")
+    for key in ("sources", "action_sources"):
+        bad = [s for s in getattr(cfg.compare, key) if s not in DOWNSTREAM_SOURCES_2D]
+        if bad:
+            raise ConfigError(f"config key 'compare.{key}' has unknown source(s) {bad}; valid: "
+                              f"{', '.join(DOWNSTREAM_SOURCES_2D)}")
+    for section in ("lifting", "action"):
+        rho = getattr(cfg, section).sample_rho
+        if not -1 < rho < 1:
+            raise ConfigError(f"config key '{section}.sample_rho' = {rho} must lie in (−1, 1) (AR(1) lag-1 correlation)")
     for section in ("pose2d", "prob", "lifting", "action"):
         part = getattr(cfg, section)
         if part.epochs < 0:

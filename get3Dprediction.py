@@ -6,10 +6,14 @@ GraphMLP: MPJPE (Protocol 1) and P-MPJPE (Protocol 2, similarity Procrustes) in 
 actions, as VideoPose3D and GraphMLP report); the 3D predictions are saved. With a Probabilistic
 evaluation source, K Monte-Carlo samples of the 2D are also pushed through the lifter: the per-joint
 3D spread, its correlation with the actual error (non-root joints), the action-wise P1 of the samples'
-mean and the 3D quantile calibration (cGNF) are reported. SkateFormer: top-1 per split.
-The final checkpoint (`last.pt`) is evaluated: no model selection on the test subjects.
+mean and the 3D quantile calibration (cGNF) are reported, the samples laid out along each window by
+`lifting.sample_mode`. SkateFormer: top-1 per split. An evaluation on Probabilistic or ProbabilisticMean
+reads the artifact's means; on GroundTruthCov (GroundTruth+Σ), one fixed draw per frame of the ground truth
++ N(0, Σ) (seeded by `seed`). The final checkpoint (`last.pt`) is evaluated: no model selection on the
+test subjects.
 
     python get3Dprediction.py model_2D_prediction=GroundTruth model_2D_dataset=ViTPose
+    python get3Dprediction.py model_2D_prediction=ProbabilisticMean model_2D_dataset=GroundTruthCov
 """
 from __future__ import annotations
 

@@ -3,9 +3,14 @@
 GraphMLP (2D → 3D lifting): MPJPE loss, flip augmentation, validation MPJPE per epoch with flip
 test-time averaging. SkateFormer (action recognition): label-smoothed cross-entropy, one run per
 split (X-sub, X-view). A Probabilistic source draws fresh samples of N(mean, Σ) every time a frame is
-used; `noise_std` adds isotropic Gaussian noise to the source (the study's noise baseline).
+used, laid out along each window by `lifting.sample_mode` / `action.sample_mode` (frame | window | ar1);
+ProbabilisticMean trains on its means alone; GroundTruthCov (GroundTruth+Σ) on the ground truth plus
+fresh N(0, Σ) draws of the same covariances; `noise_std` adds isotropic Gaussian noise to the source
+(the study's noise baseline). The validation 2D of a stochastic source is its means (Probabilistic) or
+one fixed draw per frame (GroundTruthCov), as the evaluation reads it.
 
-    python main.py model_3D_prediction=GraphMLP model_2D_prediction=Probabilistic
+    python main.py model_3D_prediction=GraphMLP model_2D_prediction=Probabilistic lifting.sample_mode=window
+    python main.py model_2D_prediction=GroundTruthCov
     python main.py model_2D_prediction=GroundTruth noise_std=0.01
 """
 from __future__ import annotations

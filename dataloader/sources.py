@@ -5,22 +5,71 @@ Every source gives, per (subject, sequence, camera), the 2D keypoints of every f
 normalised screen coordinates (x ∈ [−1, 1], y ∈ [−h/w, h/w]; see dataloader.camera). A
 probabilistic source also keeps the Cholesky factor of each frame's covariance in the same
 units, so a fresh sample N(mean, Σ) costs one small matrix product per frame when an item is read.
+
+Two sources isolate what the covariance adds, both read from the Probabilistic artifact:
+``ProbabilisticMean`` (its means, never sampled: the Probabilistic source without the covariance) and
+``GroundTruthCov``, displayed "GroundTruth+Σ" (the ground truth plus noise drawn from the predicted
+covariance of the same frame: the ground truth with the covariance and without the estimator's means).
+
+How draws are laid out along a window (``sample_mode``): the noise of frame t is L_t z_t with L_t the
+Cholesky factor of Σ_t (σ·z_t for isotropic noise) and z_t standard normal, and
+``frame``: z_t independent per frame (the original study; white jitter no real estimator produces);
+``window``: one z for the whole window, so the noise follows every frame's covariance but moves with it;
+``ar1``: z_t = ρ z_{t−1} + √(1−ρ²) ε_t, z_0 = ε_0 (each z_t stays standard normal, lag-1 correlation ρ).
+Every mode keeps each frame's marginal N(μ_t, Σ_t); only the correlation across frames differs.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from scipy.signal import lfilter
 
 from dataloader.camera import normalize_screen_coordinates
-from dataloader.h36m import NUM_JOINTS
+from dataloader.h36m import NUM_JOINTS, get_camera, subject_id
 from utils.artifact import Artifact, ArtifactError, load_artifact
 
 logger = logging.getLogger(__name__)
 
 SeqKey = tuple[str, str, int]  # (subject, sequence, camera index)
+
+PROBABILISTIC = "Probabilistic"
+# downstream source → the 2D artifact it reads (sources not listed read their own)
+ARTIFACT_OF = {"ProbabilisticMean": PROBABILISTIC, "GroundTruthCov": PROBABILISTIC}
+DISPLAY_NAMES = {"GroundTruthCov": "GroundTruth+Σ"}  # config-safe spelling → the name tables show
+
+
+def artifact_name(source: str) -> str | None:
+    """The prediction artifact (predictions/<name>/) a downstream source reads; None for the ground truth."""
+    return None if source == "GroundTruth" else ARTIFACT_OF.get(source, source)
+
+
+def display_name(source: str) -> str:
+    return DISPLAY_NAMES.get(source, source)
+
+
+def standard_normal_path(rng: np.random.Generator, frames: np.ndarray, dim: int, mode: str = "frame",
+                         rho: float = 0.9) -> np.ndarray:
+    """(len(frames), dim) float32 standard-normal z_t for the (sorted, clipped) `frames` of a window.
+
+    ``frame``: independent per window position; ``window``: one z for all; ``ar1``: an AR(1) path over the
+    frames the window spans, z_t = ρ z_{t−1} + √(1−ρ²) ε_t with z_0 = ε_0 (stationary, unit variance),
+    read at `frames` (an edge-replicated frame repeats its z, as it repeats its mean).
+    """
+    if mode == "frame":
+        return rng.standard_normal((len(frames), dim))
+    if mode == "window":
+        return np.broadcast_to(rng.standard_normal(dim), (len(frames), dim))
+    if mode == "ar1":
+        first = int(frames.min())
+        eps = rng.standard_normal((int(frames.max()) - first + 1, dim))
+        c = np.sqrt(1.0 - rho ** 2)
+        eps[0] /= c                                            # so that z_0 = c · ε_0 / c = ε_0
+        return lfilter([c], [1.0, -rho], eps, axis=0)[frames - first]
+    raise ValueError(f"unknown sample_mode {mode!r}; valid: frame, window, ar1")
 
 
 @dataclass
@@ -30,6 +79,8 @@ class Source2D:
     keypoints: dict[SeqKey, np.ndarray]               # (N, J, 2) normalised
     cholesky: dict[SeqKey, np.ndarray] | None = None  # (N, 2J, 2J) lower factors of Σ, normalised units
     noise_std: float = 0.0                             # isotropic Gaussian std, normalised units
+    sample_mode: str = "frame"                         # frame | window | ar1: draws along a window (module doc)
+    rho: float = 0.9                                   # sample_mode=ar1: lag-1 correlation of z
 
     @property
     def stochastic(self) -> bool:
@@ -40,13 +91,52 @@ class Source2D:
         x = self.keypoints[key][frames]
         if rng is None:
             return x
+        T = len(frames)
         if self.cholesky is not None:
             L = self.cholesky[key][frames]                               # (T, D, D)
-            eps = rng.standard_normal((len(frames), L.shape[-1], 1)).astype(np.float32)
-            x = x + (L @ eps).reshape(len(frames), NUM_JOINTS, 2)
+            z = standard_normal_path(rng, frames, L.shape[-1], self.sample_mode, self.rho).astype(np.float32)
+            x = x + (L @ z[..., None]).reshape(T, NUM_JOINTS, 2)
         if self.noise_std > 0:
-            x = x + rng.normal(0.0, self.noise_std, size=x.shape).astype(np.float32)
+            z = standard_normal_path(rng, frames, 2 * NUM_JOINTS, self.sample_mode, self.rho)
+            x = x + (self.noise_std * z).reshape(T, NUM_JOINTS, 2).astype(np.float32)
         return x
+
+
+def frozen_draw(source: Source2D, seed: int) -> Source2D:
+    """One fixed draw of a stochastic source for every frame (a deterministic source, reproducible per
+    sequence from `seed`): what a stochastic source is evaluated and validated on. `sample_mode` applies
+    along the whole sequence (``window``: one z per sequence)."""
+    if not source.stochastic:
+        return source
+    keypoints = {}
+    for key in source.keypoints:
+        subject, sequence, cam = key
+        rng = np.random.default_rng([seed, subject_id(subject), zlib.crc32(sequence.encode()), cam])
+        keypoints[key] = source.window(key, np.arange(len(source.keypoints[key])), rng).astype(np.float32)
+    return replace(source, keypoints=keypoints, cholesky=None, noise_std=0.0)
+
+
+def matched_noise_std(art: Artifact, subjects=None, cameras=None) -> tuple[float, float]:
+    """The mean marginal σ of a probabilistic artifact: (normalised units, full-frame px).
+
+    The mean over frames (rows of `subjects` and `cameras`, default all) and the 2J coordinates of √Σᵢᵢ;
+    in normalised units each σ is scaled by 2 / w of its camera (dataloader.camera's normalisation), the
+    units of ``noise_std``. N(0, s²) per coordinate with s the first number is the isotropic noise whose
+    σ matches the estimator's on average.
+    """
+    if art.covariance is None:
+        raise ArtifactError(f"{art.path}: the artifact has no covariance, so no σ to match")
+    subjects_of = {subject_id(s): s for s in art.meta["sequences"]}
+    rows = np.ones(len(art.index), dtype=bool)
+    if subjects is not None:
+        rows &= np.isin(art.index[:, 0], [subject_id(s) for s in subjects])
+    if cameras is not None:
+        rows &= np.isin(art.index[:, 2], list(cameras))
+    if not rows.any():
+        raise ArtifactError(f"{art.path}: no predictions for subjects {subjects} cameras {cameras} to match σ on")
+    sigma = np.sqrt(np.diagonal(art.covariance[rows], axis1=1, axis2=2).astype(np.float64))   # (N, 2J) px
+    scale = np.array([2.0 / get_camera(subjects_of[int(s)], int(c)).res_w for s, c in art.index[rows][:, [0, 2]]])
+    return float((sigma * scale[:, None]).mean()), float(sigma.mean())
 
 
 def ground_truth_source(data, keys: list[SeqKey], noise_std: float = 0.0) -> Source2D:
@@ -93,13 +183,36 @@ def artifact_source(data, keys: list[SeqKey], path: Path, fix: str, sample: bool
     return Source2D(name=name, keypoints=keypoints, cholesky=cholesky)
 
 
-def build_source(cfg, data, keys: list[SeqKey], source: str, noise_std: float = 0.0, sample: bool = True) -> Source2D:
-    """The 2D source named by a configuration switch (GroundTruth | Hourglass | ViTPose | Probabilistic)."""
+def build_source(cfg, data, keys: list[SeqKey], source: str, noise_std: float = 0.0, sample: bool = True,
+                 sample_mode: str | None = None, rho: float | None = None) -> Source2D:
+    """The 2D source named by a configuration switch.
+
+    GroundTruth | Hourglass | ViTPose | Probabilistic (fresh draws of N(μ, Σ) with `sample`, its means
+    without) | ProbabilisticMean (the Probabilistic artifact's means, never sampled) | GroundTruthCov (the
+    ground truth + N(0, Σ) with the Probabilistic artifact's Σ of the same frame: fresh draws with `sample`,
+    one fixed draw per frame without, seeded by ``cfg.seed``). `sample_mode` and `rho` lay the draws out
+    along a window; default: ``sample_mode`` / ``sample_rho`` of the downstream model's section
+    (``action`` for SkateFormer, ``lifting`` for GraphMLP).
+    """
     from utils import layout
 
+    section = cfg.action if cfg.model_3D_prediction == "SkateFormer" else cfg.lifting
+    mode = section.sample_mode if sample_mode is None else sample_mode
+    rho = section.sample_rho if rho is None else rho
     if source == "GroundTruth":
-        return ground_truth_source(data, keys, noise_std=noise_std)
-    path = layout.prediction_dir(cfg, source)
-    src = artifact_source(data, keys, path, fix=f"create it with `{layout.prediction_command(source)}`", sample=sample)
-    src.noise_std = noise_std
+        return replace(ground_truth_source(data, keys, noise_std=noise_std), sample_mode=mode, rho=rho)
+    name = artifact_name(source)
+    path = layout.prediction_dir(cfg, name)
+    fix = f"create it with `{layout.prediction_command(name)}`"
+    covariance = source == "GroundTruthCov" or (sample and source == PROBABILISTIC)
+    src = artifact_source(data, keys, path, fix=fix, sample=covariance)
+    src = replace(src, noise_std=noise_std, sample_mode=mode, rho=rho)
+    if source == "ProbabilisticMean":
+        return replace(src, name=source)
+    if source == "GroundTruthCov":
+        if src.cholesky is None:
+            raise ArtifactError(f"{path} has no covariance: {display_name(source)} needs the probabilistic artifact; {fix}")
+        truth = ground_truth_source(data, keys)
+        src = replace(src, name=display_name(source), keypoints=truth.keypoints)
+        return src if sample else frozen_draw(src, cfg.seed)
     return src

@@ -26,6 +26,13 @@ MC_COLUMNS = {"K": lambda m: m["monte_carlo"]["num_samples"],
               "3D ECE": lambda m: m["monte_carlo"]["calibration"]["ece"],
               "ECE if calibrated": lambda m: m["monte_carlo"]["calibration"]["ece_calibrated"]}
 NO_COVARIANCE = {"MSE"}
+# the name a table shows → the source tag of the run folders (config-safe spelling)
+SOURCE_TAGS = {"GroundTruth+Σ": "GroundTruthCov"}
+NOISE_ROW = re.compile(r"(\d+(?:\.\d+)?(?:e-\d+)?)( \(matched: .*\))?")
+
+
+def tag(name: str) -> str:
+    return SOURCE_TAGS.get(name, name)
 
 
 class Counter:
@@ -182,10 +189,12 @@ def check_lifting_matrix(run: Path, heading: str, lines: list[str], baselines: d
             if BASELINE_ROW.search(row[0]):
                 expected, marks = (lift["mpjpe_mm"], lift["p_mpjpe_mm"]), (None, None)
             else:
-                train = row[0] if not noise else ("GroundTruth" if float(row[0]) == 0 else f"GroundTruth_noise{row[0]}")
-                if empty_cell(cell, eval_path(run, "GraphMLP", train, evaluated), f"{heading} [{row[0]}, {evaluated}]"):
+                level = NOISE_ROW.fullmatch(row[0]).group(1) if noise else None
+                train = tag(row[0]) if not noise else ("GroundTruth" if float(level) == 0 else f"GroundTruth_noise{level}")
+                if empty_cell(cell, eval_path(run, "GraphMLP", train, tag(evaluated)),
+                              f"{heading} [{row[0]}, {evaluated}]"):
                     continue
-                m = eval_metrics(run, "GraphMLP", train, evaluated)
+                m = eval_metrics(run, "GraphMLP", train, tag(evaluated))
                 expected = (m["mpjpe_mm"], m["p_mpjpe_mm"])
                 marks = (error_mark(expected[0], lift["mpjpe_mm"]), error_mark(expected[1], lift["p_mpjpe_mm"])) \
                     if lift else (None, None)
@@ -199,7 +208,7 @@ def check_monte_carlo(run: Path, lines: list[str], baselines: dict, counter: Cou
     lift = baselines.get("lifting")
     assert set(header[1:]) == set(MC_COLUMNS), f"Monte-Carlo columns {header}"
     for row in rows:
-        m = eval_metrics(run, "GraphMLP", row[0], "Probabilistic")
+        m = eval_metrics(run, "GraphMLP", tag(row[0]), "Probabilistic")
         for column, read in MC_COLUMNS.items():
             value = read(m)
             mark = error_mark(value, lift["mpjpe_mm"]) if column.startswith("P1") and lift else None
@@ -216,13 +225,13 @@ def check_action(run: Path, heading: str, lines: list[str], baselines: dict, cou
     for row in rows:
         for j, evaluated in enumerate(header[1:], start=1):
             if not BASELINE_ROW.search(row[0]) and empty_cell(
-                    row[j], eval_path(run, "SkateFormer", row[0], evaluated), f"action [{row[0]}, {evaluated}]"):
+                    row[j], eval_path(run, "SkateFormer", tag(row[0]), tag(evaluated)), f"action [{row[0]}, {evaluated}]"):
                 continue
             xsub, xview = row[j].split(" / ")
             if BASELINE_ROW.search(row[0]):
                 expected, marks = (100 * act["xsub"]["majority_top1"], 100 * act["xview"]["majority_top1"]), (None, None)
             else:
-                m = eval_metrics(run, "SkateFormer", row[0], evaluated)
+                m = eval_metrics(run, "SkateFormer", tag(row[0]), tag(evaluated))
                 expected = (100 * m["xsub"]["top1"], 100 * m["xview"]["top1"])
                 marks = (accuracy_mark(expected[0], bar.get("xsub")), accuracy_mark(expected[1], bar.get("xview"))) \
                     if act else (None, None)

@@ -180,3 +180,50 @@ def test_the_checker_catches_a_swapped_column(hand_run, swap):
     path.write_text("\n".join(lines))
     with pytest.raises(AssertionError):
         check_run(run)
+
+
+def test_the_covariance_isolating_sources_and_the_matched_noise_get_rows_and_columns(tmp_path):
+    """ProbabilisticMean and GroundTruth+Σ are rows of the lifting table; GroundTruth+Σ is also a column, while
+    ProbabilisticMean's column is the Probabilistic one (both evaluate on the means); the matched noise level is a
+    row of the noise table; the action table takes compare.action_sources. Every cell is read back by
+    tests/report_check.py from the metrics file of its run folder (GroundTruthCov)."""
+    sources, columns = ["GroundTruth", "Probabilistic", "ProbabilisticMean", "GroundTruthCov"], \
+        ["GroundTruth", "Probabilistic", "GroundTruthCov"]
+    cfg = load_config(["profile=test", f"output_root={tmp_path}", "experiment=cov", "compare.noise_stds=[0.01]",
+                       f"compare.sources=[{', '.join(sources)}]", "compare.action_sources=[GroundTruth, GroundTruthCov]"])
+    run, rng = cfg.run_dir, np.random.default_rng(1)
+    matched = {"noise_std": 0.0432, "noise_std_exact": 0.04321, "sigma_px": 21.6, "subjects": ["S1"], "cameras": [0]}
+    for i, train in enumerate(sources + ["GroundTruth_noise0.01", "GroundTruth_noise0.0432"]):
+        for j, evaluated in enumerate(columns):
+            p1 = 60.0 + 10 * i + j + rng.random()
+            metrics = {"mpjpe_mm": p1, "p_mpjpe_mm": p1 / 2 + rng.random()}
+            if evaluated == "Probabilistic" and "noise" not in train:
+                metrics["monte_carlo"] = {"num_samples": 4, "mean_spread_mm": 30.0 + i, "spread_error_correlation": 0.1,
+                                          "mpjpe_of_sample_mean_mm": p1 + 1.5,
+                                          "calibration": {"quantiles": [0.0, 1.0], "fraction": [0.1, 0.9],
+                                                          "fraction_calibrated": [0.0, 1.0], "ece": 0.1 + 0.01 * i,
+                                                          "ece_calibrated": 0.05, "samples_per_curve": 3}}
+            _write_json(run / "eval" / f"GraphMLP_{train}_on_{evaluated}" / "metrics.json", metrics)
+    for i, train in enumerate(["GroundTruth", "GroundTruthCov"]):
+        for j, evaluated in enumerate(["GroundTruth", "GroundTruthCov"]):
+            _write_json(run / "eval" / f"SkateFormer_{train}_on_{evaluated}" / "metrics.json",
+                        {"xsub": {"top1": 0.3 + 0.1 * i + 0.01 * j}, "xview": {"top1": 0.2 + 0.1 * i + 0.02 * j}})
+    out = run / "compare"
+    _write_json(out / "baselines.json", {"lifting": LIFT_BASE, "action": BASELINES["action"]})
+    tables = collect_tables(cfg, out, matched=matched)
+    (out / "tables.md").write_text(tables["markdown"])
+    write_report(cfg, {})
+    counter = check_run(run)
+    parts = sections((out / "tables.md").read_text())
+    header, rows = one_table(parts[next(h for h in parts if h.startswith("2D→3D lifting"))], "lifting")
+    assert header[1:] == ["GroundTruth", "Probabilistic", "GroundTruth+Σ"]
+    assert [r[0] for r in rows][:4] == ["GroundTruth", "Probabilistic", "ProbabilisticMean", "GroundTruth+Σ"]
+    header, rows = one_table(parts[next(h for h in parts if h.startswith("Noise baseline"))], "noise")
+    assert [r[0] for r in rows][:3] == ["0", "0.01", "0.0432 (matched: mean Probabilistic σ, 21.6 px)"]
+    header, rows = one_table(parts[next(h for h in parts if h.startswith("Probabilistic 2D through"))], "MC")
+    assert [r[0] for r in rows] == ["GroundTruth", "Probabilistic", "ProbabilisticMean", "GroundTruth+Σ"]
+    header, rows = one_table(parts[next(h for h in parts if h.startswith("Action recognition"))], "action")
+    assert header[1:] == ["GroundTruth", "GroundTruth+Σ"] and [r[0] for r in rows][:2] == header[1:]
+    # lifting 5 rows × 3 × 2, noise 4 × 3 × 2, MC 4 × 5, action 3 × 2 × 2 + chance, baselines 2 + 2 × 2
+    assert counter.cells >= 30 + 24 + 20 + 13 + 6
+    assert tables["data"]["noise"]["matched"] == matched

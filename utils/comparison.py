@@ -2,28 +2,72 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from dataloader.h36m import ACTIONS
+from dataloader.sources import PROBABILISTIC, artifact_name, display_name, matched_noise_std
 from utils import layout
+from utils.artifact import ArtifactError, load_artifact
 from utils.baselines import FOOTNOTE, MARK, accuracy_baseline, marked
 from utils.tables import calibration_figure, fmt, heatmap_figure, markdown_table, write_csv
 
+logger = logging.getLogger(__name__)
 SPLITS = ("xsub", "xview")
 SPLIT_NAMES = {"xsub": "X-sub", "xview": "X-view"}
+# an evaluation on the first reads what an evaluation on the second reads (the artifact's means): one column
+SAME_EVALUATION = {"ProbabilisticMean": PROBABILISTIC}
+
+
+def action_sources(cfg) -> list[str]:
+    """Rows of the action table: `compare.action_sources`, or `compare.sources` when empty."""
+    return list(cfg.compare.action_sources or cfg.compare.sources)
+
+
+def eval_sources(sources: list[str]) -> list[str]:
+    """The columns of a train × eval table over `sources`: every source but one whose evaluation would repeat
+    another column's (ProbabilisticMean beside Probabilistic: both evaluate on the artifact's means)."""
+    return [s for s in sources if SAME_EVALUATION.get(s) not in sources]
 
 
 def available_sources(cfg) -> tuple[list[str], list[tuple[str, str]]]:
-    """Sources of `compare.sources` that exist (GroundTruth always), and the missing ones with their command."""
+    """Sources of `compare.sources` and `compare.action_sources` whose 2D exists (GroundTruth always), and the
+    missing ones with the command that creates their artifact."""
     ok, missing = [], []
-    for s in cfg.compare.sources:
-        if s == "GroundTruth" or (layout.prediction_dir(cfg, s) / "meta.json").is_file():
+    for s in dict.fromkeys(list(cfg.compare.sources) + action_sources(cfg)):
+        name = artifact_name(s)
+        if name is None or (layout.prediction_dir(cfg, name) / "meta.json").is_file():
             ok.append(s)
         else:
-            missing.append((s, layout.prediction_command(s)))
+            missing.append((s, layout.prediction_command(name)))
     return ok, missing
+
+
+def matched_noise(cfg) -> dict | None:
+    """The noise level matched to the Probabilistic artifact (`compare.matched_noise`): its mean marginal σ over
+    the training subjects and cameras (:func:`dataloader.sources.matched_noise_std`), in normalised units rounded
+    to 3 significant digits (the run's tag) and in px; None when switched off or the artifact has no covariance."""
+    if not cfg.compare.matched_noise:
+        return None
+    path = layout.prediction_dir(cfg, PROBABILISTIC)
+    if not (path / "meta.json").is_file():
+        return None
+    try:
+        art = load_artifact(path, f"create it with `{layout.prediction_command(PROBABILISTIC)}`")
+        std, sigma_px = matched_noise_std(art, cfg.data.train_subjects, cfg.data.cameras)
+    except ArtifactError as err:
+        logger.warning("no matched noise level: %s", err)
+        return None
+    return {"noise_std": float(f"{std:.3g}"), "noise_std_exact": std, "sigma_px": sigma_px,
+            "subjects": list(cfg.data.train_subjects), "cameras": list(cfg.data.cameras)}
+
+
+def noise_levels(cfg, matched: dict | None) -> list[float]:
+    """The noise baseline's levels: `compare.noise_stds`, then the matched one when it is not among them."""
+    levels = [float(n) for n in cfg.compare.noise_stds]
+    return levels + ([matched["noise_std"]] if matched and matched["noise_std"] not in levels else [])
 
 
 def _mtime(path: Path) -> float:
@@ -31,7 +75,8 @@ def _mtime(path: Path) -> float:
 
 
 def _input_time(cfg, source: str) -> float:
-    return 0.0 if source == "GroundTruth" else _mtime(layout.prediction_dir(cfg, source) / "meta.json")
+    name = artifact_name(source)
+    return 0.0 if name is None else _mtime(layout.prediction_dir(cfg, name) / "meta.json")
 
 
 def _trained(cfg, model: str, source: str, noise: float) -> Path:
@@ -43,19 +88,23 @@ def _fresh(output: Path, *inputs: float) -> bool:
     return output.exists() and all(_mtime(output) >= t for t in inputs)
 
 
-def planned_runs(cfg, force: bool = False):
-    """(commands [(script, args)], missing sources) to train and evaluate every cell that is stale."""
-    sources, missing = available_sources(cfg)
-    train_runs = [("GraphMLP", s, 0.0) for s in sources]
-    train_runs += [("GraphMLP", "GroundTruth", n) for n in cfg.compare.noise_stds]
-    train_runs += [("SkateFormer", s, 0.0) for s in sources]
+def planned_runs(cfg, force: bool = False, matched: dict | None = None):
+    """(commands [(script, args)], missing sources) to train and evaluate every cell that is stale.
+
+    `matched`: :func:`matched_noise` (its level joins the noise baseline's)."""
+    ok, missing = available_sources(cfg)
+    lift = [s for s in cfg.compare.sources if s in ok]
+    act = [s for s in action_sources(cfg) if s in ok]
+    train_runs = [("GraphMLP", s, 0.0, eval_sources(lift)) for s in lift]
+    train_runs += [("GraphMLP", "GroundTruth", n, eval_sources(lift)) for n in noise_levels(cfg, matched)]
+    train_runs += [("SkateFormer", s, 0.0, eval_sources(act)) for s in act]
     commands = []
-    for model, source, noise in train_runs:
+    for model, source, noise, columns in train_runs:
         ckpt = _trained(cfg, model, source, noise)
         args = [f"model_3D_prediction={model}", f"model_2D_prediction={source}", f"noise_std={noise:g}"]
         if force or not _fresh(ckpt, _input_time(cfg, source)):
             commands.append(("main.py", args))
-        for eval_source in sources:
+        for eval_source in columns:
             out = layout.eval_dir(cfg, model, layout.source_tag(source, noise), eval_source) / "metrics.json"
             stale = force or not _fresh(out, _input_time(cfg, eval_source)) or _mtime(out) < _mtime(ckpt) \
                 or ("main.py", args) in commands
@@ -115,69 +164,114 @@ def baselines_markdown(baselines: dict) -> list[str]:
             markdown_table(["baseline", "scored on", "value"], rows), ""]
 
 
-def collect_tables(cfg, out_dir: Path, baselines: dict | None = None) -> dict:
+def sources_note(sources: list[str], columns: list[str]) -> str:
+    """What the derived sources and the Probabilistic column of a table over `sources` mean."""
+    notes = []
+    if PROBABILISTIC in columns:
+        notes.append(f"evaluated on {PROBABILISTIC}: its means (the samples are in the Monte-Carlo table)"
+                     + ("; an evaluation on ProbabilisticMean reads the same means, so this column is also the "
+                        "ProbabilisticMean column" if "ProbabilisticMean" in sources else ""))
+    if PROBABILISTIC in sources:
+        notes.append(f"trained on {PROBABILISTIC}: a fresh draw of N(μ, Σ) every time a window is read")
+    if "ProbabilisticMean" in sources:
+        notes.append("ProbabilisticMean: the same artifact's means, never sampled")
+    if "GroundTruthCov" in sources:
+        notes.append(f"{display_name('GroundTruthCov')}: the ground truth + N(0, Σ) with the Probabilistic Σ of the "
+                     "same frame (fresh draws in training, one fixed draw per frame in evaluation)")
+    return ("Sources: " + "; ".join(notes) + ".") if notes else ""
+
+
+def sample_note(key: str, mode: str, rho: float, sources: list[str]) -> str:
+    """How the covariance draws of the training sources in `sources` lie along a window (`key` = its section)."""
+    if not {PROBABILISTIC, "GroundTruthCov"} & set(sources):
+        return ""
+    what = {"frame": "independent per frame", "window": "one standard-normal draw per window",
+            "ar1": f"AR(1) across frames, ρ = {rho:g}"}[mode]
+    return f" Covariance draws along a window: `{key}.sample_mode` = {mode} ({what})."
+
+
+def _names(sources: list[str]) -> list[str]:
+    return [display_name(s) for s in sources]
+
+
+def collect_tables(cfg, out_dir: Path, baselines: dict | None = None, matched: dict | None | str = "auto") -> dict:
     """Read every evaluation and write CSV + figures; returns markdown and the raw numbers.
 
     `baselines` (default: compare/baselines.json) marks every cell that does not beat its trivial baseline by 2×.
+    `matched` (default: :func:`matched_noise` of `cfg`) is the noise level matched to the Probabilistic σ.
     """
     sources = list(cfg.compare.sources)
+    columns = eval_sources(sources)
+    matched = matched_noise(cfg) if matched == "auto" else matched
     baselines = read_baselines(out_dir) if baselines is None else baselines
     lift_base = baselines.get("lifting", {})
     base_p1, base_p2 = lift_base.get("mpjpe_mm"), lift_base.get("p_mpjpe_mm")
     md, data = [], {"baselines": baselines}
 
     # 1. lifting: train source × eval source
-    p1 = np.full((len(sources), len(sources)), np.nan)
+    p1 = np.full((len(sources), len(columns)), np.nan)
     p2 = np.full_like(p1, np.nan)
     for i, s in enumerate(sources):
-        for j, e in enumerate(sources):
+        for j, e in enumerate(columns):
             m = _load(cfg, "GraphMLP", s, 0.0, e)
             if m:
                 p1[i, j], p2[i, j] = m["mpjpe_mm"], m["p_mpjpe_mm"]
-    rows = [[s] + [f"{_cell(p1[i, j], base_p1, 'error')} / {_cell(p2[i, j], base_p2, 'error')}"
-                   for j in range(len(sources))] for i, s in enumerate(sources)]
+    rows = [[display_name(s)] + [f"{_cell(p1[i, j], base_p1, 'error')} / {_cell(p2[i, j], base_p2, 'error')}"
+                                 for j in range(len(columns))] for i, s in enumerate(sources)]
     if lift_base:
-        rows.append([LIFTING_BASELINE_ROW] + [f"{fmt(base_p1)} / {fmt(base_p2)}"] * len(sources))
+        rows.append([LIFTING_BASELINE_ROW] + [f"{fmt(base_p1)} / {fmt(base_p2)}"] * len(columns))
+    note = sources_note(sources, columns)
     md += ["## 2D→3D lifting (GraphMLP): MPJPE / P-MPJPE in mm, action-wise average, test subjects",
            "", "Rows: 2D source the lifter was trained on; columns: 2D source it is evaluated on. Baseline: the mean "
-           "training 3D pose predicted for every test frame.", "",
-           *_with_footnote(markdown_table(["trained on \\ evaluated on"] + sources, rows))]
-    write_csv(out_dir / "lifting_p1_mm.csv", ["trained_on"] + sources, [[s, *p1[i]] for i, s in enumerate(sources)])
-    write_csv(out_dir / "lifting_p2_mm.csv", ["trained_on"] + sources, [[s, *p2[i]] for i, s in enumerate(sources)])
+           "training 3D pose predicted for every test frame." + (f" {note}" if note else "")
+           + sample_note("lifting", cfg.lifting.sample_mode, cfg.lifting.sample_rho, sources), "",
+           *_with_footnote(markdown_table(["trained on \\ evaluated on"] + _names(columns), rows))]
+    write_csv(out_dir / "lifting_p1_mm.csv", ["trained_on"] + columns, [[s, *p1[i]] for i, s in enumerate(sources)])
+    write_csv(out_dir / "lifting_p2_mm.csv", ["trained_on"] + columns, [[s, *p2[i]] for i, s in enumerate(sources)])
     if np.isfinite(p1).any():
-        heatmap_figure(out_dir / "lifting_p1.png", p1, sources, sources, "GraphMLP MPJPE (P1)", "mm")
-        heatmap_figure(out_dir / "lifting_p2.png", p2, sources, sources, "GraphMLP P-MPJPE (P2)", "mm")
-    data["lifting"] = {"sources": sources, "p1_mm": p1.tolist(), "p2_mm": p2.tolist()}
+        heatmap_figure(out_dir / "lifting_p1.png", p1, _names(sources), _names(columns), "GraphMLP MPJPE (P1)", "mm")
+        heatmap_figure(out_dir / "lifting_p2.png", p2, _names(sources), _names(columns), "GraphMLP P-MPJPE (P2)", "mm")
+    data["lifting"] = {"sources": sources, "eval_sources": columns, "p1_mm": p1.tolist(), "p2_mm": p2.tolist(),
+                       "sample_mode": cfg.lifting.sample_mode, "sample_rho": cfg.lifting.sample_rho}
 
     # 2. noise baseline: GroundTruth + noise, evaluated on every source
-    noises = [0.0] + list(cfg.compare.noise_stds)
-    noise_rows, noise_p1 = [], np.full((len(noises), len(sources)), np.nan)
+    noises = [0.0] + noise_levels(cfg, matched)
+    noise_rows, noise_p1 = [], np.full((len(noises), len(columns)), np.nan)
     noise_p2 = np.full_like(noise_p1, np.nan)
     for i, n in enumerate(noises):
         cells = []
-        for j, e in enumerate(sources):
+        for j, e in enumerate(columns):
             m = _load(cfg, "GraphMLP", "GroundTruth", n, e)
             if m:
                 noise_p1[i, j], noise_p2[i, j] = m["mpjpe_mm"], m["p_mpjpe_mm"]
             cells.append(f"{_cell(m['mpjpe_mm'], base_p1, 'error')} / {_cell(m['p_mpjpe_mm'], base_p2, 'error')}"
                          if m else "–")
-        noise_rows.append([f"{n:g}"] + cells)
+        label = f"{n:g}"
+        if matched and n == matched["noise_std"]:
+            label += f" (matched: mean Probabilistic σ, {fmt(matched['sigma_px'])} px)"
+        noise_rows.append([label] + cells)
     if lift_base:
-        noise_rows.append([LIFTING_BASELINE_ROW] + [f"{fmt(base_p1)} / {fmt(base_p2)}"] * len(sources))
+        noise_rows.append([LIFTING_BASELINE_ROW] + [f"{fmt(base_p1)} / {fmt(base_p2)}"] * len(columns))
+    matched_note = (f" The matched level is the Probabilistic artifact's mean marginal σ (mean of √Σᵢᵢ over the "
+                    f"training subjects' frames, cameras {list(matched['cameras'])} and the 34 coordinates, × 2 / image "
+                    f"width): {matched['noise_std_exact']:.4g} normalised, {fmt(matched['sigma_px'])} px "
+                    f"(`compare.matched_noise`)." if matched else "")
     md += ["## Noise baseline: GraphMLP trained on GroundTruth + N(0, s²) (normalised units), P1 / P2 mm", "",
-           *_with_footnote(markdown_table(["s \\ evaluated on"] + sources, noise_rows))]
-    write_csv(out_dir / "noise_p1_mm.csv", ["noise_std"] + sources, [[n, *noise_p1[i]] for i, n in enumerate(noises)])
-    write_csv(out_dir / "noise_p2_mm.csv", ["noise_std"] + sources, [[n, *noise_p2[i]] for i, n in enumerate(noises)])
-    data["noise"] = {"noise_stds": noises, "p1_mm": noise_p1.tolist(), "p2_mm": noise_p2.tolist()}
+           "Normalised units: a pixel offset × 2 / image width (1 px = 0.002 on a 1000 px wide camera)." + matched_note,
+           "", *_with_footnote(markdown_table(["s \\ evaluated on"] + _names(columns), noise_rows))]
+    write_csv(out_dir / "noise_p1_mm.csv", ["noise_std"] + columns, [[n, *noise_p1[i]] for i, n in enumerate(noises)])
+    write_csv(out_dir / "noise_p2_mm.csv", ["noise_std"] + columns, [[n, *noise_p2[i]] for i, n in enumerate(noises)])
+    data["noise"] = {"noise_stds": noises, "eval_sources": columns, "p1_mm": noise_p1.tolist(),
+                     "p2_mm": noise_p2.tolist(), "matched": matched}
 
     # 3. Monte-Carlo samples of the probabilistic source through each lifter
     mc_rows, mc_data, curves = [], {}, {}
     for s in sources:
-        m = _load(cfg, "GraphMLP", s, 0.0, "Probabilistic")
+        m = _load(cfg, "GraphMLP", s, 0.0, PROBABILISTIC)
         if m and "monte_carlo" in m:
             mc = m["monte_carlo"]
             cal = mc.get("calibration")
-            mc_rows.append([s, str(mc["num_samples"]), fmt(mc["mean_spread_mm"]),
+            mc_rows.append([display_name(s), str(mc["num_samples"]), fmt(mc["mean_spread_mm"]),
                             fmt(mc["spread_error_correlation"], 3), _cell(m["mpjpe_mm"], base_p1, "error"),
                             _cell(mc["mpjpe_of_sample_mean_mm"], base_p1, "error"),
                             fmt(cal["ece"], 3) if cal else "–", fmt(cal["ece_calibrated"], 3) if cal else "–"])
@@ -185,7 +279,7 @@ def collect_tables(cfg, out_dir: Path, baselines: dict | None = None) -> dict:
                           "spread_error_correlation": mc["spread_error_correlation"], "p1_of_mean_2d_mm": m["mpjpe_mm"],
                           "p1_of_sample_mean_mm": mc["mpjpe_of_sample_mean_mm"], "calibration": cal}
             if cal:
-                curves[s] = cal
+                curves[display_name(s)] = cal
     if mc_rows:
         md += ["## Probabilistic 2D through the lifter: K Monte-Carlo samples", "",
                "Spread = RMS distance of the K lifted samples from their mean, per joint, averaged over the 16 "
@@ -206,28 +300,35 @@ def collect_tables(cfg, out_dir: Path, baselines: dict | None = None) -> dict:
     # 4. action recognition: train source × eval source, per split
     act_base = baselines.get("action", {})
     acc_base = {sp: 100 * accuracy_baseline(act_base[sp]) if sp in act_base else None for sp in SPLITS}
-    acc = {sp: np.full((len(sources), len(sources)), np.nan) for sp in SPLITS}
-    for i, s in enumerate(sources):
-        for j, e in enumerate(sources):
+    act_rows = action_sources(cfg)
+    act_columns = eval_sources(act_rows)
+    acc = {sp: np.full((len(act_rows), len(act_columns)), np.nan) for sp in SPLITS}
+    for i, s in enumerate(act_rows):
+        for j, e in enumerate(act_columns):
             m = _load(cfg, "SkateFormer", s, 0.0, e)
             if m:
                 for sp in SPLITS:
                     acc[sp][i, j] = m[sp]["top1"] * 100
-    rows = [[s] + [" / ".join(_cell(acc[sp][i, j], acc_base[sp], "accuracy") for sp in SPLITS)
-                   for j in range(len(sources))] for i, s in enumerate(sources)]
+    rows = [[display_name(s)] + [" / ".join(_cell(acc[sp][i, j], acc_base[sp], "accuracy") for sp in SPLITS)
+                                 for j in range(len(act_columns))] for i, s in enumerate(act_rows)]
     if act_base:
         rows.append([ACTION_BASELINE_ROW] + [" / ".join(fmt(100 * act_base[sp]["majority_top1"]) for sp in SPLITS)]
-                    * len(sources))
+                    * len(act_columns))
     chance = 100 * next(iter(act_base.values()))["chance"] if act_base else 100 / len(ACTIONS)
+    note = sources_note(act_rows, act_columns)
     md += [f"## Action recognition (SkateFormer): top-1 % X-sub / X-view (chance {fmt(chance)} %)", "",
            "Baselines: chance, and the majority class of the training clips scored on the test clips; a cell must "
-           "reach twice the stronger of the two.", "",
-           *_with_footnote(markdown_table(["trained on \\ evaluated on"] + sources, rows))]
+           "reach twice the stronger of the two." + (f" {note}" if note else "")
+           + sample_note("action", cfg.action.sample_mode, cfg.action.sample_rho, act_rows), "",
+           *_with_footnote(markdown_table(["trained on \\ evaluated on"] + _names(act_columns), rows))]
     for sp in SPLITS:
-        write_csv(out_dir / f"action_{sp}_top1.csv", ["trained_on"] + sources, [[s, *acc[sp][i]] for i, s in enumerate(sources)])
+        write_csv(out_dir / f"action_{sp}_top1.csv", ["trained_on"] + act_columns,
+                  [[s, *acc[sp][i]] for i, s in enumerate(act_rows)])
         if np.isfinite(acc[sp]).any():
-            heatmap_figure(out_dir / f"action_{sp}.png", acc[sp], sources, sources,
+            heatmap_figure(out_dir / f"action_{sp}.png", acc[sp], _names(act_rows), _names(act_columns),
                            f"SkateFormer top-1 ({SPLIT_NAMES[sp]})", "%", lower_is_better=False)
     data["action"] = {sp: acc[sp].tolist() for sp in SPLITS}
+    data["action_sources"] = {"sources": act_rows, "eval_sources": act_columns,
+                              "sample_mode": cfg.action.sample_mode, "sample_rho": cfg.action.sample_rho}
     md += baselines_markdown(baselines)
     return {"markdown": "\n".join(md), "data": data}
