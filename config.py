@@ -194,6 +194,7 @@ class Config:
     output_root: str = "checkpoint"
     noise_std: float = 0.0                       # Gaussian noise added to the training 2D source (noise baseline)
     seed: int = 0
+    seeds: list = _list()                        # one run per seed in <experiment>/seed<k>/, report of mean ± sd; [] = `seed`
     resume: bool = False
     data: DataConfig = field(default_factory=DataConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
@@ -243,6 +244,14 @@ def _check_value(key: str, value, f: dataclasses.Field):
         value = float(value)
     if tp is list and isinstance(value, tuple):
         value = list(value)
+    if key == "seeds" and isinstance(value, (str, int)):  # `seeds=0,1,2` on the command line reads as one string
+        try:
+            value = [int(v) for v in value.split(",") if v.strip()] if isinstance(value, str) else None
+        except ValueError:
+            value = None
+        if value is None:
+            raise ConfigError(f"config key 'seeds' must list integer seeds: seeds=0,1,2 or seeds=[0,1,2] "
+                              f"(one run with seed k: seed=k)")
     ok = isinstance(value, tp) and not (tp is int and isinstance(value, bool))
     if tp is bool:
         ok = isinstance(value, bool)
@@ -373,6 +382,10 @@ def _check_ranges(cfg: Config) -> None:
             raise ConfigError(f"config key '{section}.batch_size' = {part.batch_size} must be ≥ 1")
         if not (math.isfinite(part.lr) and part.lr > 0):
             raise ConfigError(f"config key '{section}.lr' = {part.lr} must be a positive number")
+    if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in cfg.seeds) \
+            or len(set(cfg.seeds)) != len(cfg.seeds):
+        raise ConfigError(f"config key 'seeds' = {cfg.seeds} must list distinct integer seeds ≥ 0 (seeds=0,1,2); "
+                          f"[] runs the one seed of `seed`")
 
 
 def to_dict(cfg) -> dict:

@@ -4,6 +4,10 @@ metrics file it came from, in the column its header claims, and its † mark aga
 It does not reuse the writers' code: the column → metric mapping, the file paths and the rule are
 written out here again, so a writer that swaps two columns, reads the wrong file or marks the wrong
 cell disagrees with this reader (tests/test_report.py, tests/test_study.py).
+
+A report over seeds (`python study.py seeds=0,1,2`, header "seeds 0, 1, 2 (") is read against every
+seed's run folder <run>/seed<k>/: a cell shows "mean ± sd" with numpy's mean and sd (ddof = 1) of the
+seeds' numbers, or the number alone when it is the same in every seed; † follows the rule on the means.
 """
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ import csv
 import json
 import re
 from pathlib import Path
+
+import numpy as np
 
 MARK = "†"
 BASELINE_ROW = re.compile(r"\(baseline\)$")
@@ -26,6 +32,7 @@ MC_COLUMNS = {"K": lambda m: m["monte_carlo"]["num_samples"],
               "3D ECE": lambda m: m["monte_carlo"]["calibration"]["ece"],
               "ECE if calibrated": lambda m: m["monte_carlo"]["calibration"]["ece_calibrated"]}
 NO_COVARIANCE = {"MSE"}
+NUM = r"([\d.]+(?: ± [\d.]+)?)"  # a printed number, or mean ± sd over seeds
 # the name a table shows → the source tag of the run folders (config-safe spelling)
 SOURCE_TAGS = {"GroundTruth+Σ": "GroundTruthCov"}
 NOISE_ROW = re.compile(r"(\d+(?:\.\d+)?(?:e-\d+)?)( \(matched: .*\))?")
@@ -73,11 +80,19 @@ def one_table(lines: list[str], heading: str):
     return found[0]
 
 
-def check_number(text: str, expected: float, where: str, counter: Counter, mark: bool | None = None) -> None:
+def check_number(text: str, expected, where: str, counter: Counter, mark: bool | None = None) -> None:
     """`text` (a printed cell, maybe with †) shows `expected` to its printed precision; with `mark`, the
-    † is there exactly when the rule says so."""
+    † is there exactly when the rule says so. `expected` an array (one value per seed, not all equal): the
+    text is "mean ± sd" with numpy's mean and sd (ddof = 1)."""
     has_mark = text.endswith(MARK)
     value = text.rstrip(MARK).strip()
+    if isinstance(expected, np.ndarray) and (expected == expected[0]).all():  # equal in every seed: printed alone
+        expected = float(expected[0])
+    if isinstance(expected, np.ndarray):
+        assert " ± " in value, f"{where}: {text!r} should be mean ± sd over the seeds {expected.tolist()}"
+        value, sd = value.split(" ± ")
+        check_number(sd, float(np.std(expected, ddof=1)), f"{where} (sd over the seeds)", Counter())
+        expected = float(np.mean(expected))
     assert re.fullmatch(r"-?\d+(\.\d+)?", value), f"{where}: {text!r} is not a number"
     digits = len(value.split(".")[1]) if "." in value else 0
     assert abs(float(value) - expected) <= 0.5 * 10 ** -digits + 1e-9, \
@@ -94,32 +109,107 @@ def check_number(text: str, expected: float, where: str, counter: Counter, mark:
 # --- the rule, written out again --------------------------------------------------------------
 
 def error_mark(value, baseline):
-    return baseline is not None and value > baseline / 2
+    return baseline is not None and np.mean(value) > np.mean(baseline) / 2
 
 
 def accuracy_mark(value, baseline):
-    return baseline is not None and value < 2 * baseline
+    return baseline is not None and np.mean(value) < 2 * np.mean(baseline)
 
 
 def fraction_mark(value, baseline):
+    value, baseline = (None if v is None else np.mean(v) for v in (value, baseline))
     return baseline is not None and (baseline >= 1 or 1 - value > (1 - baseline) / 2)
+
+
+def strongest_of(values, lower_is_better: bool):
+    """The strongest baseline by its mean over the seeds."""
+    return (min if lower_is_better else max)(values, key=np.mean)
+
+
+# --- seeds: one path in every seed's run folder, numbers combined ----------------------------------
+
+class SeedPaths:
+    """A path in each seed's run folder (what `run / "2d" / …` gives when `run` is one)."""
+
+    def __init__(self, paths):
+        self.paths = [Path(p) for p in paths]
+
+    def __truediv__(self, part):
+        return SeedPaths(p / part for p in self.paths)
+
+    def is_file(self) -> bool:
+        return all(p.is_file() for p in self.paths)
+
+    def glob(self, pattern: str) -> list:
+        return [self / p.name for p in sorted(self.paths[0].glob(pattern))]
+
+    def __str__(self) -> str:
+        return " and ".join(map(str, self.paths))
+
+
+def over_seeds(items: list):
+    """Per-seed copies of a value → the value when equal in every seed; numbers (or numeric text) that differ →
+    an array of the per-seed numbers; dicts and equal-length lists item by item; other text → the first seed's."""
+    first = items[0]
+    if all(x == first or (isinstance(x, float) and x != x and first != first) for x in items[1:]):  # NaN == NaN
+        return first
+    if all(isinstance(x, dict) for x in items):
+        return {k: over_seeds([x[k] for x in items]) for k in first}
+    if all(isinstance(x, list) for x in items) and len({len(x) for x in items}) == 1:
+        return [over_seeds(list(c)) for c in zip(*items)]
+    try:
+        return np.array([float(x) for x in items])
+    except (TypeError, ValueError):  # text that differs between seeds (a checkpoint path): no cell shows it
+        return first
+
+
+def num(value):
+    """A number from a CSV cell (text) or an array over seeds."""
+    return value if isinstance(value, np.ndarray) else float(value)
+
+
+def read_json(path) -> dict:
+    if isinstance(path, SeedPaths):
+        return over_seeds([json.loads(p.read_text()) for p in path.paths])
+    return json.loads(path.read_text())
+
+
+def report_seeds(report: str) -> list[int] | None:
+    """The seeds of a report over seeds (its header says "seeds 0, 1, 2 ("), else None."""
+    found = re.search(r"^Profile .*?, seeds ((?:\d+, )*\d+) \(", report, re.M)
+    return [int(k) for k in found.group(1).split(", ")] if found else None
 
 
 # --- files ---------------------------------------------------------------------------------------
 
 def last_csv_row(path: Path) -> dict:
+    if isinstance(path, SeedPaths):
+        return over_seeds([last_csv_row(p) for p in path.paths])
     with open(path) as fh:
         rows = list(csv.DictReader(fh))
     assert rows, f"{path} is empty"
     return rows[-1]
 
 
-def eval_path(run: Path, model: str, train: str, evaluated: str) -> Path:
+def eval_path(run: Path, model: str, train: str | list[str], evaluated: str) -> Path:
+    """`train` a list: one training tag per seed (the noise level matched to each seed's own σ)."""
+    if isinstance(train, list):
+        return SeedPaths(p / "eval" / f"{model}_{t}_on_{evaluated}" / "metrics.json" for p, t in zip(run.paths, train))
     return run / "eval" / f"{model}_{train}_on_{evaluated}" / "metrics.json"
 
 
+def noise_train(run, label: str) -> str | list[str]:
+    """The training tag of a noise-table row ('0', '0.01', '0.0432 (matched: …)'); in a report over seeds the
+    matched row ('0.0432 ± 0.0007 (matched: …)') is each seed's own level, as its compare/tables.json records it."""
+    level, matched = NOISE_ROW.fullmatch(re.sub(r" ± \S+", "", label, count=1)).groups()
+    if matched and isinstance(run, SeedPaths):
+        return [f"GroundTruth_noise{read_json(p / 'compare' / 'tables.json')['noise']['matched']['noise_std']:g}"
+                for p in run.paths]
+    return "GroundTruth" if float(level) == 0 else f"GroundTruth_noise{level}"
+
+
 def eval_metrics(run: Path, model: str, train: str, evaluated: str) -> dict:
-    return json.loads(eval_path(run, model, train, evaluated).read_text())
+    return read_json(eval_path(run, model, train, evaluated))
 
 
 def empty_cell(cell: str, path: Path, where: str) -> bool:
@@ -135,7 +225,7 @@ def empty_cell(cell: str, path: Path, where: str) -> bool:
 def check_pose2d(run: Path, lines: list[str], baselines: dict, counter: Counter) -> None:
     header, rows = one_table(lines, "2D estimators")
     boxes = baselines.get("pose2d", {}).get("boxes", {})
-    strongest = {k: (min if k == "error_px" else max)(b[k] for b in boxes.values()) for k in POSE2D_COLUMNS.values()} \
+    strongest = {k: strongest_of([b[k] for b in boxes.values()], k == "error_px") for k in POSE2D_COLUMNS.values()} \
         if boxes else {}
     for row in rows:
         name = row[0]
@@ -145,7 +235,7 @@ def check_pose2d(run: Path, lines: list[str], baselines: dict, counter: Counter)
             error = values["error_px"]
         else:
             r = last_csv_row(run / "2d" / name / "metrics.csv")
-            values = {k: float(r[f"val_{k}"]) for k in POSE2D_COLUMNS.values()}
+            values = {k: num(r[f"val_{k}"]) for k in POSE2D_COLUMNS.values()}
             error = values["error_px"]
             assert row[header.index("epochs")] == r["epoch"], f"2D {name}: epochs"
         for column, key in POSE2D_COLUMNS.items():
@@ -165,7 +255,7 @@ def check_prob(run: Path, lines: list[str], baselines: dict, counter: Counter) -
     (prob_run,) = list((run / "2d").glob("Probabilistic_*"))
     r = last_csv_row(prob_run / "metrics.csv")
     boxes = baselines.get("pose2d", {}).get("boxes", {})
-    best_error = min(b["error_px"] for b in boxes.values()) if boxes else None
+    best_error = strongest_of([b["error_px"] for b in boxes.values()], True) if boxes else None
     assert len(rows) == sum(k.endswith("_tac_px") for k in r), "one row per covariance method"
     for row in rows:
         method = row[0]
@@ -174,7 +264,7 @@ def check_prob(run: Path, lines: list[str], baselines: dict, counter: Counter) -
             if method in NO_COVARIANCE and key in ("ll", "cover1", "cover2"):
                 assert cell == "n/a", f"{method} {column}: Σ = I is arbitrary, expected n/a, got {cell!r}"
                 continue
-            value = scale * float(r[f"val_{method}_{key}"])
+            value = scale * num(r[f"val_{method}_{key}"])
             mark = error_mark(value, best_error) if key == "error_px" and best_error is not None else None
             check_number(cell, value, f"TIC-TAC {method} {column}", counter, mark)
 
@@ -189,8 +279,7 @@ def check_lifting_matrix(run: Path, heading: str, lines: list[str], baselines: d
             if BASELINE_ROW.search(row[0]):
                 expected, marks = (lift["mpjpe_mm"], lift["p_mpjpe_mm"]), (None, None)
             else:
-                level = NOISE_ROW.fullmatch(row[0]).group(1) if noise else None
-                train = tag(row[0]) if not noise else ("GroundTruth" if float(level) == 0 else f"GroundTruth_noise{level}")
+                train = tag(row[0]) if not noise else noise_train(run, row[0])
                 if empty_cell(cell, eval_path(run, "GraphMLP", train, tag(evaluated)),
                               f"{heading} [{row[0]}, {evaluated}]"):
                     continue
@@ -221,7 +310,7 @@ def check_action(run: Path, heading: str, lines: list[str], baselines: dict, cou
     if act:
         chance = re.search(r"chance ([\d.]+) %", heading).group(1)
         check_number(chance, 100 * act["xsub"]["chance"], "action chance", counter)
-    bar = {s: 100 * max(b["chance"], b["majority_top1"]) for s, b in act.items()}
+    bar = {s: 100 * strongest_of([b["chance"], b["majority_top1"]], False) for s, b in act.items()}
     for row in rows:
         for j, evaluated in enumerate(header[1:], start=1):
             if not BASELINE_ROW.search(row[0]) and empty_cell(
@@ -248,16 +337,16 @@ def check_baselines_table(lines: list[str], baselines: dict, counter: Counter) -
         elif name.startswith("2D"):
             box = re.search(r"in the (\w+) box", name).group(1)
             b = baselines["pose2d"]["boxes"][box]
-            numbers = re.fullmatch(r"PCK@0.05 ([\d.]+), PCK@0.1 ([\d.]+), error ([\d.]+) px, AP50 ([\d.]+)", value)
+            numbers = re.fullmatch(rf"PCK@0.05 {NUM}, PCK@0.1 {NUM}, error {NUM} px, AP50 {NUM}", value)
             for text, key in zip(numbers.groups(), ("pck05", "pck10", "error_px", "ap50")):
                 check_number(text, b[key], f"baselines {name} {key}", counter)
         elif name.startswith("lifting"):
-            numbers = re.fullmatch(r"P1 ([\d.]+) mm, P2 ([\d.]+) mm \(action-wise\)", value)
+            numbers = re.fullmatch(rf"P1 {NUM} mm, P2 {NUM} mm \(action-wise\)", value)
             check_number(numbers.group(1), baselines["lifting"]["mpjpe_mm"], "baselines lifting P1", counter)
             check_number(numbers.group(2), baselines["lifting"]["p_mpjpe_mm"], "baselines lifting P2", counter)
         else:
             split = "xsub" if "X-sub" in name else "xview"
-            numbers = re.fullmatch(r"([\d.]+) % / ([\d.]+) %", value)
+            numbers = re.fullmatch(rf"{NUM} % / {NUM} %", value)
             check_number(numbers.group(1), 100 * baselines["action"][split]["chance"], f"{name} chance", counter)
             check_number(numbers.group(2), 100 * baselines["action"][split]["majority_top1"], f"{name} majority",
                          counter)
@@ -283,24 +372,38 @@ def check_compare_sections(run: Path, parts: dict, baselines: dict, counter: Cou
     return done
 
 
+def check_summed_timings(run: Path, seeds: list[int], timings: dict) -> None:
+    """timings.json of a study over seeds: each stage that the seeds ran, the sum of their seconds."""
+    per_seed = [json.loads((run / f"seed{k}" / "timings.json").read_text()) for k in seeds]
+    for stage in dict.fromkeys(k for t in per_seed for k in t):
+        total = sum(t.get(stage, 0.0) for t in per_seed)
+        assert abs(timings[stage] - total) <= 0.05 + 1e-9, f"time {stage}: {timings[stage]} s, the seeds sum to {total}"
+
+
 def check_run(run: Path) -> Counter:
-    """Check every table of run/report.md and run/compare/tables.md; returns the counts of checked cells."""
+    """Check every table of run/report.md and run/compare/tables.md; returns the counts of checked cells.
+    A report over seeds is checked against every seed's run folder <run>/seed<k>/."""
     run = Path(run)
-    baselines_path = run / "compare" / "baselines.json"
-    baselines = json.loads(baselines_path.read_text()) if baselines_path.is_file() else {}
+    report = (run / "report.md").read_text()
+    seeds = report_seeds(report)
+    files = SeedPaths(run / f"seed{k}" for k in seeds) if seeds else run
+    baselines_path = files / "compare" / "baselines.json"
+    baselines = read_json(baselines_path) if baselines_path.is_file() else {}
     counter = Counter()
     compare_parts = sections((run / "compare" / "tables.md").read_text())
-    assert check_compare_sections(run, compare_parts, baselines, counter) == set(compare_parts), \
+    assert check_compare_sections(files, compare_parts, baselines, counter) == set(compare_parts), \
         "compare/tables.md has a section this checker does not know"
-    report_parts = sections((run / "report.md").read_text())
-    done = check_compare_sections(run, report_parts, baselines, counter)
+    report_parts = sections(report)
+    done = check_compare_sections(files, report_parts, baselines, counter)
     for heading, lines in report_parts.items():
         if heading.startswith("2D estimators"):
-            check_pose2d(run, lines, baselines, counter)
+            check_pose2d(files, lines, baselines, counter)
         elif heading.startswith("Probabilistic 2D estimator"):
-            check_prob(run, lines, baselines, counter)
+            check_prob(files, lines, baselines, counter)
         elif heading.startswith("Time per stage"):
             timings = json.loads((run / "timings.json").read_text())
+            if seeds:
+                check_summed_timings(run, seeds, timings)
             header, rows = one_table(lines, heading)
             assert [r[0] for r in rows] == list(timings)
             for stage, seconds in rows:

@@ -168,7 +168,7 @@ def test_the_checker_catches_a_swapped_column(hand_run, swap):
             cells[2], cells[3] = cells[3], cells[2]
             lines[i] = " | ".join(cells)
             break
-        if swap == "xsub_xview" and line.startswith("| Hourglass |") and i > text[:text.index("Action")].count("\n"):
+        if swap == "xsub_xview" and line.startswith("| Hourglass |") and i > text[:text.index("## Action")].count("\n"):
             lines[i] = " | ".join(" / ".join(c.split(" / ")[::-1]) if " / " in c else c for c in cells)
             break
         if swap == "mc_columns" and line.startswith("| ViTPose | 4 |"):

@@ -1,8 +1,11 @@
-"""The whole study end to end on the tiny synthetic root: every stage once, report.md with every
-table and figure, every table cell equal to its metrics file (tests/report_check.py), and a second run
-that skips what is up to date (study.py = `make demo`)."""
+"""The whole study end to end on the tiny synthetic root, over two seeds (`seeds=0,1`): every stage once per
+seed in seed0/ and seed1/, each seed's report.md with every table and figure, every table cell equal to its
+metrics file (tests/report_check.py), the report over the seeds with every cell the mean ± sd of the seeds'
+files, and a second run that skips what is up to date (study.py = `make demo`)."""
 import json
 import re
+
+import pytest
 
 from tests.helpers import run_stage
 from tests.report_check import check_run
@@ -16,12 +19,33 @@ OVERRIDES = [
 ]
 
 
-def test_study_runs_every_stage_and_writes_the_report(tiny_root, tmp_path):
+def test_study_over_two_seeds_runs_every_stage_per_seed_and_reports_mean_and_sd(tiny_root, tmp_path):
     base = ["profile=test", f"data.root={tiny_root}", f"output_root={tmp_path}", "data.train_subjects=[S1]",
-            "data.test_subjects=[S9]", "data.num_workers=0"] + OVERRIDES
-    code, out, err = run_stage("study.py", base, timeout=900)
+            "data.test_subjects=[S9]", "data.num_workers=0", "seeds=0,1"] + OVERRIDES
+    code, out, err = run_stage("study.py", base, timeout=1200)
     assert code == 0, err[-4000:]
-    run = tmp_path / "e2e"
+    top = tmp_path / "e2e"
+    for seed in (0, 1):
+        check_seed_run(top / f"seed{seed}")
+    # the report over the seeds: every cell the mean ± sd (ddof = 1) of the two seeds' metrics files
+    counter = check_run(top)
+    assert counter.cells >= 100, counter.cells
+    report = (top / "report.md").read_text()
+    assert "seeds 0, 1 (" in report and report.count(" ± ") >= 20
+    assert report.index("## Summary") < report.index("## 2D estimators")
+    assert "2 seeds: every cell is mean ± sd" in report
+    assert all((top / link).is_file() for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report))
+    assert json.loads((top / "timings.json").read_text())["train 2D ViTPose"] == pytest.approx(
+        sum(json.loads((top / f"seed{k}" / "timings.json").read_text())["train 2D ViTPose"] for k in (0, 1)), abs=0.05)
+
+    # a second run finds everything up to date
+    code, out, err = run_stage("study.py", base, timeout=600)
+    assert code == 0, err[-4000:]
+    assert (out + err).count("[skip]") >= 12
+
+
+def check_seed_run(run):
+    """One seed's run folder: a complete single-seed study."""
     report = (run / "report.md").read_text()
     for heading in ("2D estimators", "Probabilistic 2D estimator", "2D→3D lifting", "Noise baseline",
                     "Action recognition", "Figures", "Time per stage"):
@@ -41,8 +65,3 @@ def test_study_runs_every_stage_and_writes_the_report(tiny_root, tmp_path):
     assert (run / "compare" / "calibration_3d.png").is_file()
     timings = json.loads((run / "timings.json").read_text())
     assert {"train 2D ViTPose", "train 2D Hourglass", "predict 2D Probabilistic", "figures"} <= set(timings)
-
-    # a second run finds everything up to date
-    code, out, err = run_stage("study.py", base, timeout=600)
-    assert code == 0, err[-4000:]
-    assert (out + err).count("[skip]") >= 6

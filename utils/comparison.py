@@ -113,6 +113,9 @@ def planned_runs(cfg, force: bool = False, matched: dict | None = None):
     return commands, missing
 
 
+_EMPTY = (np.nan, np.nan)  # the (P1, P2) of a cell without an evaluation
+
+
 def _load(cfg, model, source, noise, eval_source) -> dict | None:
     path = layout.eval_dir(cfg, model, layout.source_tag(source, noise), eval_source) / "metrics.json"
     return json.loads(path.read_text()) if path.is_file() else None
@@ -194,12 +197,16 @@ def _names(sources: list[str]) -> list[str]:
     return [display_name(s) for s in sources]
 
 
-def collect_tables(cfg, out_dir: Path, baselines: dict | None = None, matched: dict | None | str = "auto") -> dict:
+def collect_tables(cfg, out_dir: Path, baselines: dict | None = None, matched: dict | None | str = "auto",
+                   load=None) -> dict:
     """Read every evaluation and write CSV + figures; returns markdown and the raw numbers.
 
     `baselines` (default: compare/baselines.json) marks every cell that does not beat its trivial baseline by 2×.
     `matched` (default: :func:`matched_noise` of `cfg`) is the noise level matched to the Probabilistic σ.
+    `load` (default: the run's own metrics.json) reads one evaluation, (cfg, model, source, noise, eval source) →
+    dict or None; a study over seeds passes ``utils.seeds.SeedRuns.load``, whose numbers print as mean ± sd.
     """
+    load = load or _load
     sources = list(cfg.compare.sources)
     columns = eval_sources(sources)
     matched = matched_noise(cfg) if matched == "auto" else matched
@@ -211,12 +218,14 @@ def collect_tables(cfg, out_dir: Path, baselines: dict | None = None, matched: d
     # 1. lifting: train source × eval source
     p1 = np.full((len(sources), len(columns)), np.nan)
     p2 = np.full_like(p1, np.nan)
+    shown = {}  # (i, j) → the cell's numbers as loaded (the arrays keep floats, a load over seeds gives mean ± sd)
     for i, s in enumerate(sources):
         for j, e in enumerate(columns):
-            m = _load(cfg, "GraphMLP", s, 0.0, e)
+            m = load(cfg, "GraphMLP", s, 0.0, e)
             if m:
-                p1[i, j], p2[i, j] = m["mpjpe_mm"], m["p_mpjpe_mm"]
-    rows = [[display_name(s)] + [f"{_cell(p1[i, j], base_p1, 'error')} / {_cell(p2[i, j], base_p2, 'error')}"
+                p1[i, j], p2[i, j] = shown[i, j] = m["mpjpe_mm"], m["p_mpjpe_mm"]
+    rows = [[display_name(s)] + [" / ".join(_cell(v, b, "error")
+                                            for v, b in zip(shown.get((i, j), _EMPTY), (base_p1, base_p2)))
                                  for j in range(len(columns))] for i, s in enumerate(sources)]
     if lift_base:
         rows.append([LIFTING_BASELINE_ROW] + [f"{fmt(base_p1)} / {fmt(base_p2)}"] * len(columns))
@@ -241,7 +250,7 @@ def collect_tables(cfg, out_dir: Path, baselines: dict | None = None, matched: d
     for i, n in enumerate(noises):
         cells = []
         for j, e in enumerate(columns):
-            m = _load(cfg, "GraphMLP", "GroundTruth", n, e)
+            m = load(cfg, "GraphMLP", "GroundTruth", n, e)
             if m:
                 noise_p1[i, j], noise_p2[i, j] = m["mpjpe_mm"], m["p_mpjpe_mm"]
             cells.append(f"{_cell(m['mpjpe_mm'], base_p1, 'error')} / {_cell(m['p_mpjpe_mm'], base_p2, 'error')}"
@@ -267,7 +276,7 @@ def collect_tables(cfg, out_dir: Path, baselines: dict | None = None, matched: d
     # 3. Monte-Carlo samples of the probabilistic source through each lifter
     mc_rows, mc_data, curves = [], {}, {}
     for s in sources:
-        m = _load(cfg, "GraphMLP", s, 0.0, PROBABILISTIC)
+        m = load(cfg, "GraphMLP", s, 0.0, PROBABILISTIC)
         if m and "monte_carlo" in m:
             mc = m["monte_carlo"]
             cal = mc.get("calibration")
@@ -303,13 +312,15 @@ def collect_tables(cfg, out_dir: Path, baselines: dict | None = None, matched: d
     act_rows = action_sources(cfg)
     act_columns = eval_sources(act_rows)
     acc = {sp: np.full((len(act_rows), len(act_columns)), np.nan) for sp in SPLITS}
+    shown = {}  # (split, i, j) → the cell as loaded
     for i, s in enumerate(act_rows):
         for j, e in enumerate(act_columns):
-            m = _load(cfg, "SkateFormer", s, 0.0, e)
+            m = load(cfg, "SkateFormer", s, 0.0, e)
             if m:
                 for sp in SPLITS:
-                    acc[sp][i, j] = m[sp]["top1"] * 100
-    rows = [[display_name(s)] + [" / ".join(_cell(acc[sp][i, j], acc_base[sp], "accuracy") for sp in SPLITS)
+                    acc[sp][i, j] = shown[sp, i, j] = m[sp]["top1"] * 100
+    rows = [[display_name(s)] + [" / ".join(_cell(shown.get((sp, i, j), np.nan), acc_base[sp], "accuracy")
+                                            for sp in SPLITS)
                                  for j in range(len(act_columns))] for i, s in enumerate(act_rows)]
     if act_base:
         rows.append([ACTION_BASELINE_ROW] + [" / ".join(fmt(100 * act_base[sp]["majority_top1"]) for sp in SPLITS)]

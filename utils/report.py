@@ -1,8 +1,8 @@
 """checkpoint/<experiment>/report.md: every table of the study and a link to every figure."""
 from __future__ import annotations
 
-import csv
 import datetime
+import json
 import os
 from pathlib import Path
 
@@ -11,16 +11,10 @@ import yaml
 from config import MODELS_2D, to_dict
 from utils import layout
 from utils.baselines import FOOTNOTE, MARK, marked
-from utils.comparison import read_baselines
+from utils.comparison import collect_tables
+from utils.seeds import SeedRuns
+from utils.summary import summary_section
 from utils.tables import fmt, markdown_table
-
-
-def _last_row(csv_path: Path) -> dict | None:
-    if not csv_path.is_file():
-        return None
-    with open(csv_path) as fh:
-        rows = list(csv.DictReader(fh))
-    return rows[-1] if rows else None
 
 
 def _rel(path: Path, base: Path) -> str:
@@ -60,7 +54,7 @@ def _strongest(pose_base: dict) -> dict | None:
             "pck10": max(b["pck10"] for b in boxes), "ap50": max(b["ap50"] for b in boxes)}
 
 
-def pose2d_section(cfg, base: Path, baselines: dict) -> list[str]:
+def pose2d_section(cfg, base: Path, baselines: dict, runs: SeedRuns) -> list[str]:
     pose_base = baselines.get("pose2d", {})
     best = _strongest(pose_base) or {}
     boxes = pose_base.get("boxes", {})
@@ -68,17 +62,18 @@ def pose2d_section(cfg, base: Path, baselines: dict) -> list[str]:
     rows, curves, notes = [], [], []
     for model in MODELS_2D:
         run = layout.pose2d_dir(cfg, model)
-        r = _last_row(run / "metrics.csv")
+        r = runs.last_row(run / "metrics.csv")
         if r:
-            error = float(r["val_error_px"])
-            rows.append([model, r["epoch"],
-                         marked(fmt(float(r["val_pck05"]), 3), float(r["val_pck05"]), best.get("pck05"), "fraction"),
-                         marked(fmt(float(r["val_pck10"]), 3), float(r["val_pck10"]), best.get("pck10"), "fraction"),
+            error = r["val_error_px"]
+            rows.append([model, fmt(r["epoch"], 0),
+                         marked(fmt(r["val_pck05"], 3), r["val_pck05"], best.get("pck05"), "fraction"),
+                         marked(fmt(r["val_pck10"], 3), r["val_pck10"], best.get("pck10"), "fraction"),
                          marked(fmt(error, 2), error, best.get("error_px"), "error"),
-                         marked(fmt(float(r["val_ap50"]), 3), float(r["val_ap50"]), best.get("ap50"), "fraction")]
+                         marked(fmt(r["val_ap50"], 3), r["val_ap50"], best.get("ap50"), "fraction")]
                         + [fmt(error / b["error_px"], 2) for b in boxes.values()])
-            curves.append(_image(run / "curves.png", base, f"{model} training curves"))
-            notes.append(f"{model} validation: {_validation_note(_run_config(run, cfg), pose_base)}")
+            shown = runs.first_seed(run)
+            curves.append(_image(shown / "curves.png", base, f"{model} training curves"))
+            notes.append(f"{model} validation: {_validation_note(_run_config(shown, cfg), pose_base)}")
     if not rows:
         return []
     for box, b in boxes.items():
@@ -101,21 +96,21 @@ def pose2d_section(cfg, base: Path, baselines: dict) -> list[str]:
 NO_COVARIANCE = ("MSE",)  # methods whose Σ is the identity in heatmap px² (arbitrary): no LL or calibration
 
 
-def prob_section(cfg, base: Path, baselines: dict) -> list[str]:
+def prob_section(cfg, base: Path, baselines: dict, runs: SeedRuns) -> list[str]:
     run = layout.prob_dir(cfg, cfg.model_prob_pose)
-    r = _last_row(run / "metrics.csv")
+    r = runs.last_row(run / "metrics.csv")
     if not r:
         return []
     best = _strongest(baselines.get("pose2d", {})) or {}
     methods = [k[len("val_"):-len("_tac_px")] for k in r if k.endswith("_tac_px")]
 
     def covariance_cell(m: str, key: str, scale: float, digits: int) -> str:
-        return "n/a" if m in NO_COVARIANCE else fmt(scale * float(r[f"val_{m}_{key}"]), digits)
+        return "n/a" if m in NO_COVARIANCE else fmt(scale * r[f"val_{m}_{key}"], digits)
 
-    rows = [[m, marked(fmt(float(r[f"val_{m}_error_px"]), 2), float(r[f"val_{m}_error_px"]), best.get("error_px"),
-                       "error"),
-             fmt(float(r[f"val_{m}_tac_px"]), 2), covariance_cell(m, "ll", 1, 1), covariance_cell(m, "cover1", 100, 1),
+    rows = [[m, marked(fmt(r[f"val_{m}_error_px"], 2), r[f"val_{m}_error_px"], best.get("error_px"), "error"),
+             fmt(r[f"val_{m}_tac_px"], 2), covariance_cell(m, "ll", 1, 1), covariance_cell(m, "cover1", 100, 1),
              covariance_cell(m, "cover2", 100, 1)] for m in methods]
+    run = runs.first_seed(run)
     table = markdown_table(["method", "2D error (px)", "TAC (px)", "LL", "1σ (%)", "2σ (%)"], rows)
     return [f"## Probabilistic 2D estimator (TIC-TAC on {cfg.model_prob_pose}), test subjects, full-frame pixels", "",
             "TAC: error of the conditional mean of each joint given the ground truth of all others (lower is better); "
@@ -128,28 +123,54 @@ def prob_section(cfg, base: Path, baselines: dict) -> list[str]:
             _image(run / "curves.png", base, "TIC-TAC training curves"), ""]
 
 
+def _header(cfg, runs: SeedRuns) -> list[str]:
+    when = datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
+    if runs.several:
+        listed = ",".join(map(str, runs.seeds))
+        folders = ", ".join(f"{p.name}/" for _, p in runs.runs)
+        what = (f"seeds {', '.join(map(str, runs.seeds))} (one run each in {folders}: "
+                "every numeric cell is the mean ± sd over them, sd with ddof = 1, and a number equal in every seed is "
+                f"printed alone; † compares the means with the baselines; curves and figures: seed {runs.seeds[0]}'s "
+                "run; the heatmaps of compare/: the means)")
+        command = f"`python study.py seeds={listed}` (`make demo ARGS=seeds={listed}`)"
+    else:
+        what, command = f"seed {cfg.seed}", "`python study.py` (`make demo`)"
+    return [f"# Study report: {cfg.experiment}", "",
+            f"Profile `{cfg.profile}`, data `{cfg.data.root}`, {what}, generated {when} by {command}.", ""]
+
+
 def write_report(cfg, timings: dict) -> Path:
+    """checkpoint/<experiment>/report.md. With `seeds`, every table is combined from the seed folders' metrics
+    files (utils/seeds.py) and compare/ at the top is rewritten from them; `timings`: seconds per stage, as shown."""
     base = cfg.run_dir
     base.mkdir(parents=True, exist_ok=True)
     out = base / "report.md"
-    lines = [f"# Study report: {cfg.experiment}", "",
-             f"Profile `{cfg.profile}`, data `{cfg.data.root}`, seed {cfg.seed}, generated "
-             f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} by `python study.py` (`make demo`).", ""]
+    runs = SeedRuns(cfg)
+    baselines = runs.baselines()
+    if runs.several:
+        compare_dir = base / "compare"
+        compare_dir.mkdir(exist_ok=True)
+        tables = collect_tables(cfg, compare_dir, baselines, matched=runs.matched_noise(), load=runs.load)
+        (compare_dir / "tables.md").write_text(tables["markdown"])
+        (compare_dir / "tables.json").write_text(json.dumps(tables["data"], indent=1))
+    lines = _header(cfg, runs)
     if cfg.data.root == "data/synthetic":
         lines += ["> Synthetic Human3.6M (procedural motion, rendered frames): the numbers test the pipeline, "
                   "not the published models. See dataloader/synthetic/README.md.", ""]
-    baselines = read_baselines(base / "compare")
-    lines += pose2d_section(cfg, base, baselines)
-    lines += prob_section(cfg, base, baselines)
+    prob_row = runs.last_row(layout.prob_dir(cfg, cfg.model_prob_pose) / "metrics.csv")
+    lines += summary_section(cfg, runs.load, prob_row, baselines, len(runs.seeds))
+    lines += pose2d_section(cfg, base, baselines, runs)
+    lines += prob_section(cfg, base, baselines, runs)
     tables = base / "compare" / "tables.md"
     if tables.is_file():
         lines += [tables.read_text(), ""]
         lines += [_image(p, base, p.stem) for p in sorted((base / "compare").glob("*.png"))] + [""]
-    figures = sorted(p for p in layout.figures_dir(cfg).glob("*") if p.suffix in (".png", ".gif"))
+    figures_dir = runs.first_seed(layout.figures_dir(cfg))
+    figures = sorted(p for p in figures_dir.glob("*") if p.suffix in (".png", ".gif"))
     if figures:
         lines += ["## Figures", ""] + [f"- {_image(p, base, p.stem)}" for p in figures] + [""]
     if timings:
-        lines += ["## Time per stage (this machine)", "",
+        lines += [f"## Time per stage (this machine{', summed over the seeds' if runs.several else ''})", "",
                   markdown_table(["stage", "seconds"], [[k, fmt(float(v), 0)] for k, v in timings.items()]), ""]
     out.write_text("\n".join(lines))
     return out

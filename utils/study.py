@@ -2,6 +2,8 @@
 
 A stage is stale when an output is missing, older than an input, or was made with another
 configuration (the config.yml / meta.json saved beside it differs from what the stage would use now).
+With `seeds` (utils/seeds.py) the data stages run once and every other stage once per seed, in the
+seed's run folder, with the seed's overrides (`seed=k experiment=<experiment>/seed<k>`).
 """
 from __future__ import annotations
 
@@ -13,10 +15,11 @@ import yaml
 
 from config import MODELS_2D, load_config, to_dict
 from utils import layout
+from utils.seeds import seed_overrides
 
 # Keys that cannot change what a 2D stage writes (downstream, comparison and figure settings).
-IGNORED_KEYS = ("resume", "noise_std", "model_3D_prediction", "model_2D_dataset", "lifting", "action", "evaluate",
-                "compare", "vis")
+IGNORED_KEYS = ("resume", "seeds", "noise_std", "model_3D_prediction", "model_2D_dataset", "lifting", "action",
+                "evaluate", "compare", "vis")
 
 
 @dataclass
@@ -30,6 +33,13 @@ class Stage:
     estimate_s: float = 60.0
     always: bool = False
     stale: bool = True
+    overrides: list[str] = field(default_factory=list)  # the run's overrides: every script gets them (the seed's)
+    run_dir: Path | None = None              # the run folder whose timings.json records the stage's seconds
+    seed: int | None = None                  # the seed of a `seeds` study's stage (None: run once)
+
+    @property
+    def label(self) -> str:
+        return self.name if self.seed is None else f"{self.name} (seed {self.seed})"
 
 
 def _mtime(p: Path) -> float:
@@ -50,6 +60,7 @@ def _config_changed(stage: Stage, overrides: list[str], config_file) -> bool:
 
 
 def plan(cfg, overrides: list[str], config_file=None, force: bool = False) -> list[Stage]:
+    """Every stage of the study: the data stages once, then the stages of each seed's run (one run without `seeds`)."""
     root = cfg.data_root
     synthetic_marker = root / "synthetic.json"
     stages: list[Stage] = []
@@ -58,7 +69,26 @@ def plan(cfg, overrides: list[str], config_file=None, force: bool = False) -> li
                             outputs=[synthetic_marker], estimate_s=120))
     stages.append(Stage("inspect", [("dataloader", ["inspect", "--root", str(root), "--frame-template",
                                                      cfg.data.frame_template])], outputs=[], always=True, estimate_s=10))
+    for stage in stages:
+        stage.overrides, stage.run_dir = list(overrides), cfg.run_dir
     data_inputs = [synthetic_marker] if synthetic_marker.exists() or stages[0].name == "data" else []
+    for seed, run_overrides in seed_overrides(cfg, overrides):
+        run_cfg = load_config(run_overrides, config_file) if cfg.seeds else cfg
+        for stage in run_stages(run_cfg, data_inputs, force):
+            stage.overrides, stage.run_dir = run_overrides, run_cfg.run_dir
+            stage.seed = seed if cfg.seeds else None
+            stages.append(stage)
+    produced: set[Path] = set()
+    for stage in stages:  # a stage is also stale when an input is produced by a stale stage
+        stage.stale = force or is_stale(stage, stage.overrides, config_file) or any(p in produced for p in stage.inputs)
+        if stage.stale:
+            produced.update(stage.outputs)
+    return stages
+
+
+def run_stages(cfg, data_inputs: list[Path], force: bool = False) -> list[Stage]:
+    """The stages of one run folder (one seed): 2D training and prediction, TIC-TAC, downstream + comparison, figures."""
+    stages: list[Stage] = []
     for model in MODELS_2D:
         run = layout.pose2d_dir(cfg, model)
         args = [f"model_2D_prediction={model}"]
@@ -80,11 +110,6 @@ def plan(cfg, overrides: list[str], config_file=None, force: bool = False) -> li
     figures = layout.figures_dir(cfg)
     stages.append(Stage("figures", list(FIGURE_COMMANDS), outputs=[figures / ".done"],
                         inputs=[compare_dir / "tables.md"], estimate_s=60))
-    produced: set[Path] = set()
-    for stage in stages:  # a stage is also stale when an input is produced by a stale stage
-        stage.stale = force or is_stale(stage, overrides, config_file) or any(p in produced for p in stage.inputs)
-        if stage.stale:
-            produced.update(stage.outputs)
     return stages
 
 
