@@ -88,6 +88,8 @@ class Pose2DConfig:
     layer_decay: float = 1.0                     # ViTPose layer-wise lr decay (paper: 0.75 for B); 1 = off
     warmup_iters: int = 0
     lr_steps: list = _list()                     # epochs at which the lr is multiplied by 0.1
+    lr_schedule: str = choice("step", "cosine")  # step: ×0.1 at lr_steps (ViTPose/mmpose recipe); cosine: to 1 % by the last epoch
+    hourglass_epochs: int = 0                    # epochs of the Hourglass run; 0 = `epochs`
     grad_clip: float = 1.0                       # L2 max-norm; 0 = off
     sigma: float = 2.0                           # Gaussian target std in heatmap pixels
     box_margin: float = 1.25                     # crop side = margin × longer side of the person box (data.box_source)
@@ -190,7 +192,7 @@ class Config:
     model_3D_prediction: str = choice(*MODELS_3D)                       # downstream model
     model_prob_pose: str = choice(*MODELS_2D, default="ViTPose")        # probabilistic estimator backbone
     experiment: str = "synthetic_quick"          # run folder checkpoint/<experiment>/
-    profile: str = choice("quick", "paper", "test")
+    profile: str = choice("quick", "standard", "paper", "test")
     output_root: str = "checkpoint"
     noise_std: float = 0.0                       # Gaussian noise added to the training 2D source (noise baseline)
     seed: int = 0

@@ -65,7 +65,8 @@ def main(argv):
     model = model.to(device)
     optimizer = estimator.build_optimizer(cfg, model, c.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, estimator.warmup_step_lambda(c.warmup_iters, len(train_loader), list(c.lr_steps)))
+        optimizer, estimator.warmup_step_lambda(c.warmup_iters, len(train_loader), list(c.lr_steps), c.lr_schedule,
+                                                estimator.epochs_of(cfg, name)))
     if cfg.runtime.compile:
         model = torch.compile(model)
     trainer = Trainer(
@@ -74,7 +75,7 @@ def main(argv):
         val_loader=make_loader(val_set, batch_size=c.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
                                seed=cfg.seed, device=device),
         train_step=estimator.train_step, eval_step=estimator.make_eval_step(cfg.predict.flip_test),
-        run_dir=run_dir, config=to_dict(cfg), epochs=c.epochs, device=device, amp=cfg.runtime.amp,
+        run_dir=run_dir, config=to_dict(cfg), epochs=estimator.epochs_of(cfg, name), device=device, amp=cfg.runtime.amp,
         grad_clip=c.grad_clip, resume=cfg.resume, desc=name, on_epoch_start=train_set.set_epoch,
     )
     metrics = fit(trainer)

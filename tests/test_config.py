@@ -1,5 +1,6 @@
 """Configuration: merging, strict validation, aliases, saving."""
 import dataclasses
+import math
 
 import pytest
 import yaml
@@ -87,3 +88,22 @@ def test_saved_config_round_trips(tmp_path):
     config.save_config(cfg, tmp_path / "config.yml")
     again = config._build(config.Config, yaml.safe_load((tmp_path / "config.yml").read_text()))
     assert again == cfg
+
+
+def test_cosine_schedule_and_hourglass_epochs():
+    """The quick profile's cosine schedule warms up, then falls from 1 to 0.01 by the last epoch; the
+    step schedule drops ×0.1 at its epochs; the Hourglass takes `hourglass_epochs` when set."""
+    from types import SimpleNamespace
+
+    from utils.estimator import epochs_of, warmup_step_lambda
+    cosine = warmup_step_lambda(10, steps_per_epoch=5, lr_steps=[], schedule="cosine", epochs=4)
+    assert cosine(0) == pytest.approx(0.001 * 1.0, rel=1e-3)
+    assert cosine(10) < 1.0 and cosine(10) == pytest.approx(0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert cosine(20) == pytest.approx(0.01) and cosine(25) == pytest.approx(0.01)
+    step = warmup_step_lambda(0, steps_per_epoch=5, lr_steps=[2, 3])
+    assert [step(s) for s in (9, 10, 15)] == pytest.approx([1.0, 0.1, 0.01])
+    pose2d = SimpleNamespace(epochs=40, hourglass_epochs=12)
+    assert epochs_of(SimpleNamespace(pose2d=pose2d), "Hourglass") == 12
+    assert epochs_of(SimpleNamespace(pose2d=pose2d), "ViTPose") == 40
+    pose2d.hourglass_epochs = 0
+    assert epochs_of(SimpleNamespace(pose2d=pose2d), "Hourglass") == 40

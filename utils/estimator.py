@@ -3,6 +3,7 @@ model and optimiser builders, heatmap loss, flip test, decoding back to full-fra
 """
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -69,12 +70,24 @@ def build_optimizer(cfg, model, lr: float):
     return torch.optim.AdamW(groups, lr=lr, fused=True)
 
 
-def warmup_step_lambda(warmup_iters: int, steps_per_epoch: int, lr_steps: list[int]):
-    """Per-iteration factor: linear warm-up from 0.001 over `warmup_iters`, ×0.1 at each epoch in `lr_steps`."""
+def warmup_step_lambda(warmup_iters: int, steps_per_epoch: int, lr_steps: list[int], schedule: str = "step",
+                       epochs: int = 0):
+    """Per-iteration factor: linear warm-up from 0.001 over `warmup_iters`, then either ×0.1 at each epoch in
+    `lr_steps` (``step``, the ViTPose/mmpose recipe) or a cosine from 1 to 0.01 over `epochs` epochs
+    (``cosine``: a short run ends with a small lr, so its validation curve flattens without tuned step epochs)."""
+    total = max(epochs * steps_per_epoch, 1)
+
     def factor(step: int) -> float:
         warm = 0.001 + (1 - 0.001) * min(step / warmup_iters, 1.0) if warmup_iters else 1.0
+        if schedule == "cosine":
+            return warm * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(step / total, 1.0))))
         return warm * 0.1 ** sum(step >= e * steps_per_epoch for e in lr_steps)
     return factor
+
+
+def epochs_of(cfg, name: str) -> int:
+    """Training epochs of the 2D model `name`: `pose2d.hourglass_epochs` for the Hourglass when set, else `pose2d.epochs`."""
+    return cfg.pose2d.hourglass_epochs if name == "Hourglass" and cfg.pose2d.hourglass_epochs > 0 else cfg.pose2d.epochs
 
 
 def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
