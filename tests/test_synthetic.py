@@ -371,3 +371,24 @@ def test_a_root_written_before_the_person_boxes_is_rewritten(tmp_path):
     box.unlink()
     generate(root, profile="tiny", subjects=["S1"], actions=["Walking"], num_frames=4)
     assert box.is_file() and "person_boxes" in json.loads((root / "synthetic.json").read_text())
+
+
+def test_study_regenerates_a_root_from_an_older_generator(tmp_path):
+    """`make demo` on a checkout whose data/synthetic was written by an older generator (other version or
+    settings, or no box files) regenerates it instead of training on stale frames."""
+    import json
+    from dataclasses import asdict
+
+    from dataloader.synthetic.generate import PROFILES, is_current
+    from utils.study import Stage, is_stale
+    root = tmp_path / "synthetic"
+    root.mkdir()
+    settings = json.loads(json.dumps(asdict(PROFILES["quick"])))
+    stage = Stage("data", [], outputs=[root / "synthetic.json"], up_to_date=lambda: is_current(root))
+    for marker, current in ((dict(settings=settings, person_boxes=True), True),
+                            (dict(settings=settings), False),
+                            (dict(settings=dict(settings, version=settings["version"] - 1), person_boxes=True), False)):
+        (root / "synthetic.json").write_text(json.dumps(marker))
+        assert is_current(root) is current
+        assert is_stale(stage, []) is not current
+    assert not is_current(tmp_path / "absent")

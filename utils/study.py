@@ -8,12 +8,14 @@ seed's run folder, with the seed's overrides (`seed=k experiment=<experiment>/se
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from config import MODELS_2D, load_config, to_dict
+from dataloader.synthetic import generate as synthetic_generate
 from utils import layout
 from utils.seeds import seed_overrides
 
@@ -32,6 +34,7 @@ class Stage:
     stage_overrides: list[str] = field(default_factory=list)
     estimate_s: float = 60.0
     always: bool = False
+    up_to_date: Callable[[], bool] | None = None  # extra freshness test (the synthetic root's generator settings)
     stale: bool = True
     overrides: list[str] = field(default_factory=list)  # the run's overrides: every script gets them (the seed's)
     run_dir: Path | None = None              # the run folder whose timings.json records the stage's seconds
@@ -66,7 +69,8 @@ def plan(cfg, overrides: list[str], config_file=None, force: bool = False) -> li
     stages: list[Stage] = []
     if cfg.data.root == "data/synthetic":
         stages.append(Stage("data", [("dataloader.synthetic.generate", ["--out", str(root), "--profile", "quick"])],
-                            outputs=[synthetic_marker], estimate_s=120))
+                            outputs=[synthetic_marker], estimate_s=120,
+                            up_to_date=lambda: synthetic_generate.is_current(root, "quick")))
     stages.append(Stage("inspect", [("dataloader", ["inspect", "--root", str(root), "--frame-template",
                                                      cfg.data.frame_template])], outputs=[], always=True, estimate_s=10))
     for stage in stages:
@@ -116,6 +120,8 @@ def run_stages(cfg, data_inputs: list[Path], force: bool = False) -> list[Stage]
 def is_stale(stage: Stage, overrides: list[str], config_file=None) -> bool:
     """Missing or outdated outputs, or outputs made with another configuration."""
     if stage.always or not all(p.exists() for p in stage.outputs):
+        return True
+    if stage.up_to_date is not None and not stage.up_to_date():
         return True
     if any(_mtime(o) < _mtime(i) for o in stage.outputs for i in stage.inputs):
         return True

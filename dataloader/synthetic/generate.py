@@ -260,6 +260,16 @@ def _object(value) -> np.ndarray:
     return array
 
 
+def is_current(out_dir: Path, profile: str = "quick", seed: int = 0) -> bool:
+    """Whether `out_dir` already holds the root this generator writes for `profile` and `seed` (same
+    settings and version, box files present); `study.py` regenerates the data when it does not."""
+    marker = Path(out_dir) / _MARKER
+    if not marker.is_file():
+        return False
+    previous = json.loads(marker.read_text())
+    return previous.get("settings") == _settings_json(replace(PROFILES[profile], seed=int(seed))) and "person_boxes" in previous
+
+
 def _prepare(out_dir: Path, settings: Settings, force: bool) -> bool:
     """Check the output folder; False if it already holds this exact root (nothing to do)."""
     marker = out_dir / _MARKER
