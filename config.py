@@ -110,6 +110,7 @@ class ProbConfig:
     z_dim: int = 64                              # TIC bottleneck width
     heatmap_peak: float = 30.0                   # target heatmap peak (TIC-TAC: 30) so the soft-argmax mean is sharp
     mse_warmup_epochs: int = 0                   # epochs of heatmap-only training first (the official code has none)
+    init: str = ""                               # pose network's starting weights: "" random | pose2d (this run's own 2D model of the backbone) | path to a model.pt of ours
     epochs: int = 4
     batch_size: int = 32
     lr: float = 1e-3

@@ -6,6 +6,9 @@ TIC-TAC does. The loss of each is its covariance loss on the soft-argmax mean pl
 (targets with peak `prob.heatmap_peak`). Per epoch, on the test subjects and in full-frame pixels:
 2D error of the mean, TAC, log-likelihood and 1σ/2σ calibration of each method.
 No MSE warm-up by default: the official TIC-TAC code has none (`prob.mse_warmup_epochs` adds one).
+`prob.init` starts every method from trained weights instead of random ones: `pose2d` takes this run's
+own deterministic model of the backbone (train2D.py), so the Probabilistic source differs from it only
+in the covariance training (the original study pre-trained its estimator on MPII/COCO likewise).
 
     python train2D_prob_pose.py model_prob_pose=ViTPose
 """
@@ -37,6 +40,10 @@ def main(argv):
                          subjects=list(cfg.data.train_subjects) + list(cfg.data.test_subjects),
                          actions=cfg.data.actions or None)
     pose_model, pose_kwargs = estimator.build_estimator(cfg, backbone)
+    init = layout.prob_init_checkpoint(cfg)
+    if init is not None:  # every method starts from the same trained pose network (prob.init)
+        estimator.load_pose_weights(pose_model, pose_kwargs, init)
+        logger.info("pose network initialised from %s", init)
     train_set, val_set = build_datasets(cfg, data, pose_model, cfg.seed)
     kwargs = {"pose": pose_kwargs, "methods": [m for m in PROB_METHODS if m in c.methods],
               "heads": prob_estimator.model_kwargs(cfg)}

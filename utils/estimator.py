@@ -37,6 +37,20 @@ def rebuild_estimator(kwargs: dict):
     return build_pose_model(kwargs["name"], kwargs["preset"], kwargs["num_joints"])
 
 
+def load_pose_weights(model, kwargs: dict, path) -> None:
+    """Load one of our 2D checkpoints (model.pt / last.pt of train2D.py) into `model`, built from `kwargs`;
+    a checkpoint of another family or preset is refused with one line naming both."""
+    from utils.checkpoint import CheckpointError, load_checkpoint
+
+    ckpt = load_checkpoint(path, expect_model=kwargs["name"])
+    theirs = ckpt.get("model_kwargs", {})
+    if theirs.get("preset") != kwargs["preset"] or theirs.get("num_joints") != kwargs["num_joints"]:
+        raise CheckpointError(f"checkpoint {path} holds {kwargs['name']} preset {theirs.get('preset')!r} with "
+                              f"{theirs.get('num_joints')} joints, the model is preset {kwargs['preset']!r} with "
+                              f"{kwargs['num_joints']}; train it with the same preset or change prob.init")
+    model.load_state_dict(ckpt["model"])
+
+
 def layer_id(name: str, depth: int) -> int:
     """ViTPose layer-wise decay id: 0 for embeddings, i+1 for block i, depth+1 for the rest."""
     if name.startswith(("backbone.pos_embed", "backbone.patch_embed", "backbone.cls_token")):

@@ -43,6 +43,15 @@ def prob_dir(cfg, backbone: str) -> Path:
     return cfg.run_dir / "2d" / f"Probabilistic_{backbone}"
 
 
+def prob_init_checkpoint(cfg) -> Path | None:
+    """The checkpoint `prob.init` names (None for random weights): `pose2d` is this run's own 2D model of the
+    backbone (what train2D.py model_2D_prediction=<backbone> writes); anything else is a path."""
+    init = cfg.prob.init
+    if not init:
+        return None
+    return pose2d_checkpoint(cfg, cfg.model_prob_pose) if init == "pose2d" else Path(init)
+
+
 def prob_command(backbone: str) -> str:
     return f"python train2D_prob_pose.py model_prob_pose={backbone}"
 

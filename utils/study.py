@@ -104,7 +104,8 @@ def run_stages(cfg, data_inputs: list[Path], force: bool = False) -> list[Stage]
                             stage_overrides=args, estimate_s=60))
     prob = layout.prob_dir(cfg, cfg.model_prob_pose)
     stages.append(Stage(f"train TIC-TAC {cfg.model_prob_pose}", [("train2D_prob_pose.py", [])],
-                        outputs=[prob / "last.pt"], inputs=data_inputs, saved_config=prob / "config.yml", estimate_s=240))
+                        outputs=[prob / "last.pt"], saved_config=prob / "config.yml", estimate_s=240,
+                        inputs=data_inputs + ([layout.prob_init_checkpoint(cfg)] if cfg.prob.init else [])))
     pred = layout.prediction_dir(cfg, "Probabilistic")
     stages.append(Stage("predict 2D Probabilistic", [("get2Dpredictions_prob_pose.py", [])], outputs=[pred / "meta.json"],
                         inputs=[prob / "last.pt"], saved_config=pred / "meta.json", estimate_s=90))
