@@ -119,7 +119,7 @@ class ProbConfig:
 
 @dataclass(frozen=True)
 class LiftingConfig:
-    preset: str = "tiny27"                       # models/GraphMLP presets: tiny, tiny27, T1, T27, T81, T243
+    preset: str = "small9"                       # models/GraphMLP presets: tiny, tiny27, small9, T1, T27, T81, T243
     epochs: int = 6
     batch_size: int = 256
     lr: float = 1e-3
