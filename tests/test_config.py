@@ -42,7 +42,7 @@ def test_profile_applies_on_top_of_the_file():
     (["pose2d.lr=fast"], "'pose2d.lr' expects float"),
     (["seed=true"], "'seed' expects int"),
     (["resume=1"], "'resume' expects bool"),
-    (["profile=gpu"], "choose one of: quick, paper, test"),
+    (["profile=gpu"], "choose one of: quick, standard, paper, test"),
     (["prob.methods=[NLL, Gaussian]"], "unknown method(s) ['Gaussian']"),
     (["data=3"], "is a section"),
     (["novalue"], "use key=value"),
