@@ -295,3 +295,19 @@ def test_compare_plans_the_new_sources_and_the_matched_noise(tmp_path):
     # ProbabilisticMean's evaluation would read the same means as Probabilistic's: one column
     assert columns == {"GroundTruth", "Probabilistic", "GroundTruthCov"}
     assert len(evaluated) == (len(lifting) + len(noise)) * 3 + len(action) * 2
+
+
+@pytest.mark.parametrize("override, message", [
+    ("compare.sources=[GroundTruth, GroundTruth+Σ]", "compare.sources' has unknown source(s) ['GroundTruth+Σ']; "
+                                                     "valid: GroundTruth, Hourglass, ViTPose, Probabilistic, "
+                                                     "ProbabilisticMean, GroundTruthCov"),
+    ("compare.action_sources=[Probabilistc]", "compare.action_sources' has unknown source(s) ['Probabilistc']"),
+    ("lifting.sample_mode=sequence", "choose one of: frame, window, ar1"),
+    ("action.sample_rho=1.0", "'action.sample_rho' = 1.0 must lie in (−1, 1)"),
+])
+def test_bad_source_and_sampling_keys_are_refused_naming_the_choices(tmp_path, override, message):
+    from config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        make_cfg(tmp_path, override)
+    assert message in str(err.value)
