@@ -209,7 +209,7 @@ CASES = {
     "wrong_type": Bad("main.py", ("lifting.epochs=three",), ("'lifting.epochs' expects int",)),
     "wrong_type_list": Bad("train2D.py", ("data.cameras=0",), ("'data.cameras' expects list",)),
     "section_as_value": Bad("main.py", ("data=3",), ("'data' is a section",)),
-    "bad_profile": Bad("main.py", ("profile=fast",), ("'profile'", "quick, paper, test")),
+    "bad_profile": Bad("main.py", ("profile=fast",), ("'profile'", "quick, standard, paper, test")),
     "override_without_value": Bad("main.py", ("lifting.epochs",), ("bad override 'lifting.epochs'", "key=value")),
     "unknown_flag": Bad("main.py", ("--resume",), ("--resume", "resume=true")),
     "bad_yaml_file": Bad("main.py", ("--config", "{out}/bad.yml"), ("{out}/bad.yml line 3", "invalid YAML"), _bad_yaml),
