@@ -43,7 +43,8 @@ def main(argv):
     init = layout.prob_init_checkpoint(cfg)
     if init is not None:  # every method starts from the same trained pose network (prob.init)
         estimator.load_pose_weights(pose_model, pose_kwargs, init)
-        logger.info("pose network initialised from %s", init)
+        estimator.scale_heatmap_output(pose_model, c.heatmap_peak)  # peak-1 heatmaps → TIC-TAC's peak
+        logger.info("pose network initialised from %s, heatmaps scaled ×%g to prob.heatmap_peak", init, c.heatmap_peak)
     train_set, val_set = build_datasets(cfg, data, pose_model, cfg.seed)
     kwargs = {"pose": pose_kwargs, "methods": [m for m in PROB_METHODS if m in c.methods],
               "heads": prob_estimator.model_kwargs(cfg)}

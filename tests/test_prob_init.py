@@ -45,3 +45,18 @@ def test_pose2d_names_this_runs_own_2d_model(tmp_path):
     assert layout.prob_init_checkpoint(cfg) == layout.pose2d_checkpoint(cfg, "Hourglass")
     assert layout.prob_init_checkpoint(load_config([f"output_root={tmp_path}", "prob.init="])) is None
     assert layout.prob_init_checkpoint(load_config(["prob.init=/x/model.pt"])) == layout.Path("/x/model.pt")
+
+
+@pytest.mark.parametrize("family,preset,size", [("ViTPose", "tiny64", (64, 48)), ("Hourglass", "tiny", (64, 64))])
+def test_heatmaps_scale_exactly_to_the_tictac_peak(family, preset, size):
+    """A peak-1 checkpoint's heatmaps are multiplied by `prob.heatmap_peak` (every stack of the Hourglass, whose
+    next stack sees the same input as before)."""
+    from utils.estimator import scale_heatmap_output
+    torch.manual_seed(0)
+    model = build_pose_model(family, preset, 17).eval()
+    images = torch.randn(2, 3, *size)
+    with torch.no_grad():
+        before = model(images)
+        scale_heatmap_output(model, 30.0)
+        after = model(images)
+    assert torch.allclose(after, 30.0 * before, rtol=1e-4, atol=1e-5)
