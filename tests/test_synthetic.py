@@ -392,3 +392,22 @@ def test_study_regenerates_a_root_from_an_older_generator(tmp_path):
         assert is_current(root) is current
         assert is_stale(stage, []) is not current
     assert not is_current(tmp_path / "absent")
+
+
+def test_probabilistic_settings_do_not_retrain_the_deterministic_2d_models(tmp_path):
+    """Editing prob.* between stages re-runs the TIC-TAC stage, not train2D.py / get2Dpredictions.py."""
+    import yaml
+
+    from config import load_config, to_dict
+    from utils.study import DETERMINISTIC_2D_IGNORED, Stage, is_stale
+    saved = tmp_path / "config.yml"
+    saved.write_text(yaml.safe_dump(to_dict(load_config(["model_2D_prediction=ViTPose"]))))
+    out = tmp_path / "last.pt"
+    out.write_bytes(b"x")
+    args = ["model_2D_prediction=ViTPose"]
+    deterministic = Stage("train 2D ViTPose", [], outputs=[out], saved_config=saved, stage_overrides=args,
+                          ignored=DETERMINISTIC_2D_IGNORED)
+    probabilistic = Stage("train TIC-TAC", [], outputs=[out], saved_config=saved, stage_overrides=args)
+    assert not is_stale(deterministic, []) and not is_stale(probabilistic, [])
+    assert not is_stale(deterministic, ["prob.lr=0.123"]) and is_stale(probabilistic, ["prob.lr=0.123"])
+    assert is_stale(deterministic, ["pose2d.lr=0.123"])

@@ -24,6 +24,10 @@ IGNORED_KEYS = ("resume", "seeds", "noise_std", "model_3D_prediction", "model_2D
                 "evaluate", "compare", "vis")
 
 
+# ... and the probabilistic estimator's settings, which cannot change what the deterministic 2D stages write.
+DETERMINISTIC_2D_IGNORED = ("prob", "model_prob_pose")
+
+
 @dataclass
 class Stage:
     name: str
@@ -35,6 +39,7 @@ class Stage:
     estimate_s: float = 60.0
     always: bool = False
     up_to_date: Callable[[], bool] | None = None  # extra freshness test (the synthetic root's generator settings)
+    ignored: tuple[str, ...] = ()            # config sections that cannot change this stage's output, besides IGNORED_KEYS
     stale: bool = True
     overrides: list[str] = field(default_factory=list)  # the run's overrides: every script gets them (the seed's)
     run_dir: Path | None = None              # the run folder whose timings.json records the stage's seconds
@@ -49,8 +54,8 @@ def _mtime(p: Path) -> float:
     return p.stat().st_mtime if p.exists() else -1.0
 
 
-def _clean(d: dict) -> dict:
-    return {k: v for k, v in d.items() if k not in IGNORED_KEYS}
+def _clean(d: dict, ignored: tuple[str, ...] = ()) -> dict:
+    return {k: v for k, v in d.items() if k not in IGNORED_KEYS and k not in ignored}
 
 
 def _config_changed(stage: Stage, overrides: list[str], config_file) -> bool:
@@ -59,7 +64,7 @@ def _config_changed(stage: Stage, overrides: list[str], config_file) -> bool:
     text = stage.saved_config.read_text()
     saved = json.loads(text).get("config", {}) if stage.saved_config.suffix == ".json" else yaml.safe_load(text)
     current = to_dict(load_config(overrides + stage.stage_overrides, config_file))
-    return _clean(saved) != _clean(current)
+    return _clean(saved, stage.ignored) != _clean(current, stage.ignored)
 
 
 def plan(cfg, overrides: list[str], config_file=None, force: bool = False) -> list[Stage]:
@@ -97,11 +102,12 @@ def run_stages(cfg, data_inputs: list[Path], force: bool = False) -> list[Stage]
         run = layout.pose2d_dir(cfg, model)
         args = [f"model_2D_prediction={model}"]
         stages.append(Stage(f"train 2D {model}", [("train2D.py", args)], outputs=[run / "last.pt"],
-                            inputs=data_inputs, saved_config=run / "config.yml", stage_overrides=args, estimate_s=150))
+                            inputs=data_inputs, saved_config=run / "config.yml", stage_overrides=args, estimate_s=150,
+                            ignored=DETERMINISTIC_2D_IGNORED))
         pred = layout.prediction_dir(cfg, model)
         stages.append(Stage(f"predict 2D {model}", [("get2Dpredictions.py", args)], outputs=[pred / "meta.json"],
                             inputs=[layout.pose2d_checkpoint(cfg, model)], saved_config=pred / "meta.json",
-                            stage_overrides=args, estimate_s=60))
+                            stage_overrides=args, estimate_s=60, ignored=DETERMINISTIC_2D_IGNORED))
     prob = layout.prob_dir(cfg, cfg.model_prob_pose)
     stages.append(Stage(f"train TIC-TAC {cfg.model_prob_pose}", [("train2D_prob_pose.py", [])],
                         outputs=[prob / "last.pt"], saved_config=prob / "config.yml", estimate_s=240,
