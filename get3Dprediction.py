@@ -24,9 +24,9 @@ import numpy as np
 
 from dataloader.h36m import ACTIONS
 from dataloader.reader import load_human36m
-from main import SPLITS, sequence_keys
 from utils import downstream, layout, runtime
 from utils.cli import run, setup
+from utils.downstream import SPLITS, sequence_keys
 from utils.evaluation import evaluate_actions, evaluate_lifter, monte_carlo_spread
 from utils.tables import write_csv
 

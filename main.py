@@ -27,18 +27,10 @@ from dataloader.reader import load_human36m
 from dataloader.sources import build_source
 from utils import downstream, layout, runtime
 from utils.cli import run, setup
+from utils.downstream import SPLITS, sequence_keys
 from utils.training import Trainer, fit
 
 logger = logging.getLogger("main")
-SPLITS = ("xsub", "xview")
-
-
-def sequence_keys(cfg, data, subjects):
-    """(subject, sequence, camera) of every sequence of `subjects` and every configured camera that has 2D."""
-    return [(k.subject, k.sequence, c) for k in data.sequences(subjects=subjects) for c in cfg.data.cameras
-            if c in data.cameras_of(k)]
-
-
 def train_lifter(cfg, data, device, run_dir):
     c = cfg.lifting
     model, kwargs, frames = downstream.build_downstream(cfg)

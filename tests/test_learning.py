@@ -179,7 +179,7 @@ def test_graphmlp_beats_mean_pose_held_out(tiny_root, tiny_data, tmp_path):
     """
     from dataloader.lifting_dataset import LiftingDataset, camera_pose_3d
     from dataloader.sources import build_source
-    from main import sequence_keys
+    from utils.downstream import sequence_keys
     from utils import downstream
     from utils.baselines import lifting_baselines
     from utils.metrics import mpjpe
@@ -236,7 +236,7 @@ def test_skateformer_beats_majority_class_held_out(tiny_root, tiny_data, tmp_pat
     from dataloader.action_dataset import ActionClipDataset, split_keys
     from dataloader.h36m import action_label
     from dataloader.sources import build_source
-    from main import sequence_keys
+    from utils.downstream import sequence_keys
     from utils import downstream
     from utils.baselines import accuracy_baseline, action_split_baselines, not_a_finding
 

@@ -163,7 +163,7 @@ def pose2d_baselines(cfg, data) -> dict:
 def lifting_baselines(cfg, data) -> dict:
     from dataloader.h36m import action_label
     from dataloader.lifting_dataset import camera_pose_3d
-    from main import sequence_keys
+    from utils.downstream import sequence_keys
 
     train = [camera_pose_3d(data, *k) for k in sequence_keys(cfg, data, cfg.data.train_subjects)]
     test_keys = sequence_keys(cfg, data, cfg.data.test_subjects)
@@ -176,7 +176,7 @@ def action_split_baselines(cfg, data) -> dict:
     from dataloader.action_dataset import ActionClipDataset, split_keys
     from dataloader.h36m import ACTIONS
     from dataloader.sources import ground_truth_source
-    from main import SPLITS, sequence_keys
+    from utils.downstream import SPLITS, sequence_keys
     from models.SkateFormer import SKATEFORMER_PRESETS
 
     frames = SKATEFORMER_PRESETS[cfg.action.preset]["num_frames"]

@@ -14,6 +14,14 @@ import torch.nn.functional as F
 from dataloader.h36m import ACTIONS, ROOT
 from dataloader.lifting_dataset import flip_2d, flip_3d
 
+SPLITS = ("xsub", "xview")  # action recognition: cross-subject and cross-view
+
+
+def sequence_keys(cfg, data, subjects):
+    """(subject, sequence, camera) of every sequence of `subjects` and every configured camera that has 2D."""
+    return [(k.subject, k.sequence, c) for k in data.sequences(subjects=subjects) for c in cfg.data.cameras
+            if c in data.cameras_of(k)]
+
 
 # --- builders -------------------------------------------------------------------------------
 

@@ -133,9 +133,7 @@ def monte_carlo_spread(cfg, data, device, model, keys, result: dict) -> dict:
 @torch.no_grad()
 def evaluate_actions(cfg, data, device, ckpt_path: Path, split: str, fix: str) -> dict:
     model, ckpt = load_downstream(ckpt_path, "SkateFormer", fix, device)
-    from main import sequence_keys
-
-    keys = sequence_keys(cfg, data, list(cfg.data.train_subjects) + list(cfg.data.test_subjects))
+    keys = downstream.sequence_keys(cfg, data, list(cfg.data.train_subjects) + list(cfg.data.test_subjects))
     _, test_keys = split_keys(keys, split, cfg.data.train_subjects, cfg.data.test_subjects)
     source = build_source(cfg, data, test_keys, cfg.model_2D_dataset, sample=False)
     dataset = ActionClipDataset(data, test_keys, source, ckpt["model_kwargs"]["num_frames"], cfg.action.clip_stride)
