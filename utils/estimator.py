@@ -184,18 +184,6 @@ def make_eval_step(flip_test: bool):
     return step
 
 
-def mean_pose_baseline(train_set, val_set) -> dict:
-    """Metrics of predicting the mean training pose (heatmap coordinates) for every validation crop."""
-    mean_hm = torch.stack([train_set[i]["target_hm"] for i in range(0, len(train_set), max(len(train_set) // 256, 1))]).mean(0)
-    preds, batches = [], []
-    for i in range(len(val_set)):
-        item = val_set[i]
-        preds.append(heatmap_to_full_frame(mean_hm[None], item["to_heatmap"][None], item["flipped"][None])[0])
-        batches.append(item)
-    batch = {k: torch.stack([b[k] for b in batches]) for k in ("keypoints", "box_size")}
-    return keypoint_metrics(torch.stack(preds), batch)
-
-
 # --- prediction stage ---------------------------------------------------------------------------
 
 def sequence_table(data, keys) -> dict[str, list[str]]:
