@@ -33,8 +33,8 @@ bench: $(STAMP)
 
 # copy the measured tables (report.md of the demo, bench.md) into README.md between their markers
 readme: $(STAMP)
-	$(PY) -m utils.readme results checkpoint/$(EXPERIMENT)/report.md
-	$(PY) -m utils.readme bench bench/results/bench.md
+	$(PY) -m utils.study.readme results checkpoint/$(EXPERIMENT)/report.md
+	$(PY) -m utils.study.readme bench bench/results/bench.md
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,6 +1,6 @@
 """Stage 5: the cross-source comparison. Trains and evaluates what is missing (or only collects what
 exists, with --collect-only), computes the trivial baselines from the data (compare/baselines.json:
-mean pose in the box, mean training 3D pose, chance and majority class; utils/baselines.py), then
+mean pose in the box, mean training 3D pose, chance and majority class; utils/study/baselines.py), then
 writes the train-source × eval-source tables for P1/P2, the noise-baseline table, the Monte-Carlo
 table with its 3D calibration figure and the action-recognition table as markdown + CSV + figures in
 checkpoint/<experiment>/compare/, every cell that does not beat its baseline by 2× marked †.
@@ -29,9 +29,9 @@ from config import load_config, split_argv
 from dataloader.reader import DataError, load_human36m
 from get3Dprediction import main as evaluate_main
 from main import main as train_main
-from utils.cli import call, run
-from utils.baselines import compute_baselines
-from utils.comparison import BASELINES_FILE, collect_tables, matched_noise, planned_runs, read_baselines
+from utils.engine.cli import call, run
+from utils.study.baselines import compute_baselines
+from utils.study.comparison import BASELINES_FILE, collect_tables, matched_noise, planned_runs, read_baselines
 
 logger = logging.getLogger("compare")
 

@@ -21,11 +21,12 @@ from config import MODELS_2D
 from dataloader.crop_dataset import FrameCropDataset, normalise_images
 from dataloader.loaders import make_loader
 from dataloader.reader import load_human36m
-from utils import estimator, layout, runtime
+from utils.stages import estimator
+from utils.engine import layout, runtime
 from utils.artifact import save_artifact
-from utils.checkpoint import load_checkpoint
-from utils.cli import run, setup
-from utils.heatmap import decode_heatmaps
+from utils.engine.checkpoint import load_checkpoint
+from utils.engine.cli import run, setup
+from utils.codecs.heatmap import decode_heatmaps
 
 logger = logging.getLogger("get2Dpredictions")
 

@@ -22,11 +22,12 @@ from dataloader.crop_dataset import FrameCropDataset, normalise_images
 from dataloader.loaders import make_loader
 from dataloader.reader import load_human36m
 from get2Dpredictions import prediction_subjects
-from utils import estimator, layout, prob_estimator, runtime
+from utils.stages import estimator, prob_estimator
+from utils.engine import layout, runtime
 from utils.artifact import save_artifact
-from utils.checkpoint import load_checkpoint
-from utils.cli import run, setup
-from utils.covariance import make_spd
+from utils.engine.checkpoint import load_checkpoint
+from utils.engine.cli import run, setup
+from utils.prob.covariance import make_spd
 
 logger = logging.getLogger("get2Dpredictions_prob_pose")
 

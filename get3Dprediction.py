@@ -24,11 +24,12 @@ import numpy as np
 
 from dataloader.h36m import ACTIONS
 from dataloader.reader import load_human36m
-from utils import downstream, layout, runtime
-from utils.cli import run, setup
-from utils.downstream import SPLITS, sequence_keys
-from utils.evaluation import evaluate_actions, evaluate_lifter, monte_carlo_spread
-from utils.tables import write_csv
+from utils.stages import downstream
+from utils.engine import layout, runtime
+from utils.engine.cli import run, setup
+from utils.stages.downstream import SPLITS, sequence_keys
+from utils.stages.evaluation import evaluate_actions, evaluate_lifter, monte_carlo_spread
+from utils.study.tables import write_csv
 
 logger = logging.getLogger("get3Dprediction")
 

@@ -25,10 +25,11 @@ from dataloader.lifting_dataset import LiftingDataset
 from dataloader.loaders import make_loader
 from dataloader.reader import load_human36m
 from dataloader.sources import build_source
-from utils import downstream, layout, runtime
-from utils.cli import run, setup
-from utils.downstream import SPLITS, sequence_keys
-from utils.training import Trainer, fit
+from utils.stages import downstream
+from utils.engine import layout, runtime
+from utils.engine.cli import run, setup
+from utils.stages.downstream import SPLITS, sequence_keys
+from utils.engine.training import Trainer, fit
 
 logger = logging.getLogger("main")
 def train_lifter(cfg, data, device, run_dir):

@@ -8,7 +8,7 @@ also gives the estimate printed at the start of the next run.
 
 With `seeds=0,1,2` every stage after the data runs once per seed into checkpoint/<experiment>/seed<k>/
 (each a complete single-seed run with its own report.md), and checkpoint/<experiment>/report.md shows
-every cell as mean ± sd over the seeds (utils/seeds.py); its timings.json sums each stage over the seeds.
+every cell as mean ± sd over the seeds (utils/study/seeds.py); its timings.json sums each stage over the seeds.
 
     python study.py                        # = make demo
     python study.py --force                # redo every stage
@@ -27,10 +27,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from config import load_config, split_argv
-from utils.cli import run
-from utils.report import write_report
-from utils.seeds import read_timings, seed_overrides, summed_timings
-from utils.study import Stage, is_stale, plan
+from utils.engine.cli import run
+from utils.study.report import write_report
+from utils.study.seeds import read_timings, seed_overrides, summed_timings
+from utils.study.plan import Stage, is_stale, plan
 
 logger = logging.getLogger("study")
 

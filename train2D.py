@@ -21,9 +21,10 @@ from config import MODELS_2D, to_dict
 from dataloader.crop_dataset import FrameCropDataset
 from dataloader.loaders import make_loader
 from dataloader.reader import DataError, load_human36m
-from utils import estimator, layout, runtime
-from utils.cli import run, setup
-from utils.training import Trainer, fit
+from utils.stages import estimator
+from utils.engine import layout, runtime
+from utils.engine.cli import run, setup
+from utils.engine.training import Trainer, fit
 
 logger = logging.getLogger("train2D")
 

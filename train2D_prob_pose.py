@@ -22,9 +22,10 @@ from config import PROB_METHODS, to_dict
 from dataloader.loaders import make_loader
 from dataloader.reader import load_human36m
 from train2D import build_datasets
-from utils import estimator, layout, prob_estimator, runtime
-from utils.cli import run, setup
-from utils.training import Trainer, fit
+from utils.stages import estimator, prob_estimator
+from utils.engine import layout, runtime
+from utils.engine.cli import run, setup
+from utils.engine.training import Trainer, fit
 
 logger = logging.getLogger("train2D_prob_pose")
 

@@ -21,9 +21,9 @@ import numpy as np
 from dataloader.crop_dataset import read_frame
 from dataloader.h36m import CAMERA_IDS
 from dataloader.reader import load_human36m
-from utils import layout
+from utils.engine import layout
 from utils import visualisation as vis
-from utils.cli import run, setup
+from utils.engine.cli import run, setup
 from utils.metrics import mean_joint_error_2d
 
 logger = logging.getLogger("visualisation2Dprobpose")

@@ -18,9 +18,9 @@ import logging
 import numpy as np
 
 from dataloader.h36m import canonical_action
-from utils import layout
+from utils.engine import layout
 from utils import visualisation as vis
-from utils.cli import run, setup
+from utils.engine.cli import run, setup
 from utils.metrics import mpjpe
 
 logger = logging.getLogger("visualisation3D")

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from utils import tables
+from utils.study import tables
 
 COLUMNS = ("group", "benchmark", "measured", "baseline (same run)", "ratio", "goal", "notes")
 

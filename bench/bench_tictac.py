@@ -21,8 +21,8 @@ import torch.nn as nn
 from dataloader.h36m import NUM_JOINTS
 from models.tictac import ProbabilisticPoseModel
 from models.vit_pose import TopdownHeatmapSimpleHead
-from utils.tac import tac, tac_loop_reference
-from utils.tic import tic_covariance_loop
+from utils.prob.tac import tac, tac_loop_reference
+from utils.prob.tic import tic_covariance_loop
 
 
 def _timed(fn: Callable[[], torch.Tensor], device: torch.device, repeats: int) -> tuple[float, torch.Tensor]:

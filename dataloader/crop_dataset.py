@@ -6,7 +6,7 @@ the training augmentation (rotation, scale, horizontal flip with the left/right 
 Gaussian heatmap targets, the 2D target in heatmap pixels, and the full-frame → heatmap affine that
 maps predictions back to full-frame pixels. Frames may be stored downscaled: the image's own size
 against the camera resolution gives the factor (pixel centres as an INTER_AREA resize places them,
-``utils.crop.stored_to_full``), and 2D always refers to full-resolution pixels.
+``utils.codecs.crop.stored_to_full``), and 2D always refers to full-resolution pixels.
 
 The person box comes from ``box_source`` (``data.box_source``; training and prediction use the same):
 
@@ -28,9 +28,9 @@ from torch.utils.data import Dataset
 
 from dataloader.h36m import FLIP_PERMUTATION, subject_id
 from dataloader.reader import DataError, load_box_detections
-from utils.crop import (apply_affine, box_square, compose_affine, crop_affine, heatmap_affine, person_box,
+from utils.codecs.crop import (apply_affine, box_square, compose_affine, crop_affine, heatmap_affine, person_box,
                         stored_to_full, warp_image)
-from utils.heatmap import encode_heatmaps
+from utils.codecs.heatmap import encode_heatmaps
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)

@@ -31,7 +31,7 @@ JPEG_QUALITY = 95
 def downscale_frame(image: np.ndarray, image_scale: float) -> np.ndarray:
     """(H, W, C) → (round(H·s), round(W·s), C) with area interpolation (each output pixel the mean of the
     input pixels it covers), as ``extract`` stores frames: pixel centres then sit at x_full + ½ =
-    (x_stored + ½) · W / W_stored, the convention the crops use (``utils.crop.stored_to_full``)."""
+    (x_stored + ½) · W / W_stored, the convention the crops use (``utils.codecs.crop.stored_to_full``)."""
     if image_scale == 1.0:
         return image
     size = (max(1, round(image.shape[1] * image_scale)), max(1, round(image.shape[0] * image_scale)))

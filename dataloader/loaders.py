@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from utils import runtime
+from utils.engine import runtime
 
 
 class EpochRandomSampler(Sampler[int]):

@@ -194,7 +194,7 @@ def build_source(cfg, data, keys: list[SeqKey], source: str, noise_std: float = 
     along a window; default: ``sample_mode`` / ``sample_rho`` of the downstream model's section
     (``action`` for SkateFormer, ``lifting`` for GraphMLP).
     """
-    from utils import layout
+    from utils.engine import layout
 
     section = cfg.action if cfg.model_3D_prediction == "SkateFormer" else cfg.lifting
     mode = section.sample_mode if sample_mode is None else sample_mode

@@ -90,14 +90,14 @@ def start_stage(script: str, overrides: list[str], log: Path) -> subprocess.Pope
 
 
 def call_stage(script: str, overrides: list[str]) -> tuple[int, str, str]:
-    """Run a stage's `main` in this process through utils.cli.call, the code path of `run` minus the
+    """Run a stage's `main` in this process through utils.engine.cli.call, the code path of `run` minus the
     process exit; returns (status, stdout, stderr) as `run_stage` does.
 
     For runs that end within seconds (the bad-input cases, the small prediction of a shared fixture):
     they then cost no torch import.
     """
-    from utils.checkpoint import rng_state, set_rng_state
-    from utils.cli import call
+    from utils.engine.checkpoint import rng_state, set_rng_state
+    from utils.engine.cli import call
 
     module = importlib.import_module(Path(script).stem)
     out, err = io.StringIO(), io.StringIO()

@@ -78,7 +78,7 @@ class HeatmapOracle(nn.Module):
         self.registry = registry
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        from utils.heatmap import encode_heatmaps
+        from utils.codecs.heatmap import encode_heatmaps
 
         ids, mirrored = read_stamps(images)
         heatmaps = encode_heatmaps(torch.stack([target_hm(self.registry[i]) for i in ids]), self.heatmap_size)[0]
@@ -167,7 +167,8 @@ def oracle_run(tiny_root, tmp_path):
 def test_prediction_artifact_rows_hold_their_frames_ground_truth(oracle_run, monkeypatch):
     import get2Dpredictions
     from config import load_config
-    from utils import estimator, layout
+    from utils.stages import estimator
+    from utils.engine import layout
     from utils.artifact import load_artifact
 
     overrides, data, registry = oracle_run
@@ -189,7 +190,8 @@ def test_prediction_artifact_rows_hold_their_frames_ground_truth(oracle_run, mon
 def test_probabilistic_artifact_rows_hold_their_frames_mean_and_covariance(oracle_run, monkeypatch):
     import get2Dpredictions_prob_pose
     from config import load_config
-    from utils import estimator, layout, prob_estimator
+    from utils.stages import estimator, prob_estimator
+    from utils.engine import layout
     from utils.artifact import load_artifact
 
     overrides, data, registry = oracle_run
@@ -232,7 +234,7 @@ def _random_spd(rng, n: int = D) -> np.ndarray:
 
 
 def _map_points(points: np.ndarray, affine: np.ndarray) -> np.ndarray:
-    """(..., J, 2) → A p + t in homogeneous coordinates (independent of utils.crop)."""
+    """(..., J, 2) → A p + t in homogeneous coordinates (independent of utils.codecs.crop)."""
     homogeneous = np.concatenate([points, np.ones((*points.shape[:-1], 1))], -1)
     return homogeneous @ affine.T
 
@@ -247,7 +249,7 @@ def _pushed_covariance(mean: np.ndarray, cov: np.ndarray, point_map) -> np.ndarr
 
 
 def test_transform_covariance_is_the_covariance_of_the_mapped_points():
-    from utils.crop import crop_affine, transform_covariance
+    from utils.codecs.crop import crop_affine, transform_covariance
 
     rng = np.random.default_rng(0)
     affine = crop_affine([480.0, 520.0], 430.0, (64, 48), rotation=25.0)      # full frame → crop, rotated
@@ -259,7 +261,7 @@ def test_transform_covariance_is_the_covariance_of_the_mapped_points():
 
 
 def test_covariance_round_trips_crop_to_full_frame_to_crop():
-    from utils.crop import (apply_affine, compose_affine, crop_affine, heatmap_affine, invert_affine,
+    from utils.codecs.crop import (apply_affine, compose_affine, crop_affine, heatmap_affine, invert_affine,
                             transform_covariance)
 
     rng = np.random.default_rng(1)
@@ -285,8 +287,8 @@ def test_to_full_frame_maps_the_gaussian_through_the_inverse_crop(flipped):
     """``prob_estimator.to_full_frame``: mean and Σ of heatmap-px Gaussians in full-frame px, computed here
     from points mapped back through the inverse crop (and, for a flipped crop, slot j holding joint
     MIRROR[j]'s mirror image)."""
-    from utils.crop import compose_affine, crop_affine, heatmap_affine
-    from utils.prob_estimator import to_full_frame
+    from utils.codecs.crop import compose_affine, crop_affine, heatmap_affine
+    from utils.stages.prob_estimator import to_full_frame
 
     rng = np.random.default_rng(2)
     to_heatmap = compose_affine(heatmap_affine((64, 48), (16, 12)),

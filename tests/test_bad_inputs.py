@@ -2,7 +2,7 @@
 line "error: …" on stderr that names the file or key (and the fix where there is one), without a
 traceback, and without touching what earlier runs wrote.
 
-Each case runs the stage's `main` in this process through utils.cli.call, the same path as
+Each case runs the stage's `main` in this process through utils.engine.cli.call, the same path as
 `python <stage>.py` minus the process exit (tests/helpers.call_stage): every case fails before
 training (non_finite_loss at its first step), so a torch import per case would only add minutes.
 test_real_process_* checks that a real subprocess reports exactly the same way.
@@ -26,7 +26,7 @@ import torch
 
 from tests.helpers import (EXPERIMENT, GRAPHMLP, VITPOSE, base_overrides, call_stage, graphmlp_dir, last_line,
                            run_stage, snapshot, vitpose_dir)
-from utils.cli import call
+from utils.engine.cli import call
 
 PRED_DIR = f"{EXPERIMENT}/predictions"
 SEQ_WALKING = "S1/frames/Walking.54138969"  # S1 'Walking', camera 0 (54138969): the first frames read
@@ -455,7 +455,7 @@ def _raises(exc: BaseException):
     (FloatingPointError("GraphMLP: non-finite loss nan at epoch 1"), "error: GraphMLP: non-finite loss nan at epoch 1"),
 ], ids=["permission", "not_a_directory", "system_exit_text", "non_finite_loss"])
 def test_cli_turns_user_errors_into_one_line(exc, line, capsys):
-    """utils.cli.call's formatting, including the permission error the root-run suite cannot provoke."""
+    """utils.engine.cli.call's formatting, including the permission error the root-run suite cannot provoke."""
     assert call(_raises(exc), []) == 1
     assert capsys.readouterr().err == line + "\n"
 

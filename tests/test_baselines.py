@@ -1,10 +1,10 @@
-"""utils.baselines: each trivial baseline on a hand-made case with a known answer, the 2× rule, and the
+"""utils.study.baselines: each trivial baseline on a hand-made case with a known answer, the 2× rule, and the
 baselines computed from a data root (the estimators' validation subset, the lifter's test frames, the
 action splits)."""
 import numpy as np
 import pytest
 
-from utils.baselines import (MARK, action_baselines, lifting_mean_pose_baseline, marked, not_a_finding,
+from utils.study.baselines import (MARK, action_baselines, lifting_mean_pose_baseline, marked, not_a_finding,
                              pose2d_mean_pose_baseline)
 
 
@@ -74,7 +74,7 @@ def test_baselines_from_a_data_root(tmp_path):
     from dataloader.h36m import ACTIONS
     from dataloader.reader import load_human36m
     from tests.fixtures import write_real_layout_fixture
-    from utils.baselines import compute_baselines
+    from utils.study.baselines import compute_baselines
 
     fixture = write_real_layout_fixture(tmp_path / "root", subjects=("S1", "S9"), num_frames=8, frames=False,
                                         detections=None)

@@ -1,4 +1,4 @@
-"""Heatmap codec (utils/heatmap.py) and crop codec (utils/crop.py): round trips and closed forms."""
+"""Heatmap codec (utils/codecs/heatmap.py) and crop codec (utils/codecs/crop.py): round trips and closed forms."""
 from __future__ import annotations
 
 import math
@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from dataloader.h36m import FLIP_PERMUTATION, NUM_JOINTS
-from utils.crop import (apply_affine, compose_affine, crop_affine, heatmap_affine, heatmap_to_input,
+from utils.codecs.crop import (apply_affine, compose_affine, crop_affine, heatmap_affine, heatmap_to_input,
                         input_to_heatmap, invert_affine, permute_covariance, person_box, transform_covariance,
                         warp_image)
-from utils.heatmap import decode_heatmaps, encode_heatmaps, flip_heatmaps, soft_argmax
+from utils.codecs.heatmap import decode_heatmaps, encode_heatmaps, flip_heatmaps, soft_argmax
 
 HEATMAP = (64, 48)  # (h, w) of ViTPose at 256×192
 INPUT = (256, 192)

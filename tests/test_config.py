@@ -95,7 +95,7 @@ def test_cosine_schedule_and_hourglass_epochs():
     step schedule drops ×0.1 at its epochs; the Hourglass takes `hourglass_epochs` when set."""
     from types import SimpleNamespace
 
-    from utils.estimator import epochs_of, warmup_step_lambda
+    from utils.stages.estimator import epochs_of, warmup_step_lambda
     cosine = warmup_step_lambda(10, steps_per_epoch=5, lr_steps=[], schedule="cosine", epochs=4)
     assert cosine(0) == pytest.approx(0.001 * 1.0, rel=1e-3)
     assert cosine(10) < 1.0 and cosine(10) == pytest.approx(0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * 0.5)))

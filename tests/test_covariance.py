@@ -1,4 +1,4 @@
-"""utils/covariance.py: parameterisations, the six method losses, visibility marginals, checks, sampling.
+"""utils/prob/covariance.py: parameterisations, the six method losses, visibility marginals, checks, sampling.
 
 Expected values are written out directly (explicit inverse and determinant in float64), independently of
 the Cholesky code under test. The dense parameterisation with ε = 0 also equals TT ``loss.py`` (checked side
@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from utils.covariance import (COVARIANCE_LOSSES, METHODS, cholesky_factor, cholesky_with_jitter,
+from utils.prob.covariance import (COVARIANCE_LOSSES, METHODS, cholesky_factor, cholesky_with_jitter,
                               covariance_from_output, covariance_loss, dense_factor, make_spd,
                               num_raw_outputs, positive_definite_matrix, predicted_matrix, sample_gaussian,
                               validate_covariance)

@@ -18,7 +18,7 @@ from dataloader.crop_dataset import IMAGENET_MEAN, IMAGENET_STD, FrameCropDatase
 from dataloader.loaders import make_loader
 from dataloader.reader import DataError, load_human36m
 from tests.fixtures import fixture_box, write_real_layout_fixture
-from utils.crop import apply_affine, compose_affine, heatmap_affine, heatmap_to_input, invert_affine
+from utils.codecs.crop import apply_affine, compose_affine, heatmap_affine, heatmap_to_input, invert_affine
 
 INPUT, HEATMAP = (64, 48), (16, 12)
 
@@ -80,7 +80,7 @@ def test_the_crop_shows_the_joints_where_the_targets_are(data):
 def test_targets_follow_the_flip_permutation(data):
     """Flipped crops swap left/right labels: mapped back through the inverse crop, every joint lands on its
     own ground truth (a missing permutation puts the left hip on the right hip, 10+ px away)."""
-    from utils.estimator import heatmap_to_full_frame
+    from utils.stages.estimator import heatmap_to_full_frame
 
     crops = dataset(data, augment=True)
     batch = crops.__getitems__(list(range(len(crops))))
@@ -126,7 +126,7 @@ def test_decoded_to_input_places_a_reduced_decode_where_the_full_one_is():
     import cv2
 
     from dataloader.crop_dataset import decoded_to_input
-    from utils.crop import crop_affine
+    from utils.codecs.crop import crop_affine
 
     ys, xs = np.mgrid[0:256, 0:256]
     stored = 255 * np.exp(-((xs - 101.3) ** 2 + (ys - 140.7) ** 2) / (2 * 14.0 ** 2))
@@ -233,7 +233,7 @@ def test_silhouette_crops_are_not_cut_around_the_ground_truth_joints(tiny_root):
 def test_training_augments_around_the_chosen_box(data):
     """Augmented crops keep the targets on the joints with silhouette boxes: rotation, scale and flip act
     around the box as before."""
-    from utils.estimator import heatmap_to_full_frame
+    from utils.stages.estimator import heatmap_to_full_frame
 
     crops = dataset(data, augment=True, box_source="silhouette")
     plain = dataset(data, box_source="silhouette")

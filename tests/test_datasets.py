@@ -259,7 +259,7 @@ def test_action_evaluation_uses_the_held_out_side_of_the_split(data, split, monk
     Directions share of the held-out clips, which are those of split_keys' test side only."""
     from config import load_config
     from dataloader.action_dataset import split_keys
-    from utils import evaluation
+    from utils.stages import evaluation
 
     cfg = load_config(["data.train_subjects=[S1]", "data.test_subjects=[S9]", "data.cameras=[0, 1, 2, 3]",
                        "data.num_workers=0", "action.clip_stride=3", "action.batch_size=4",
@@ -292,7 +292,7 @@ def test_lifting_metrics_average_frames_within_and_actions_equally():
     """What get3Dprediction.py reports. Three Walking frames off by 10, 20, 30 mm along x on every joint and
     one Eating frame off by 100 mm: P1 per action 20 and 100, action-wise 60 mm (frame-weighted 40); a
     prediction that is the target rotated, scaled and shifted has P2 = 0."""
-    from utils.evaluation import lifting_metrics
+    from utils.stages.evaluation import lifting_metrics
 
     rng = np.random.default_rng(0)
     target = rng.normal(0, 0.3, (4, NUM_JOINTS, 3))

@@ -15,7 +15,7 @@ from torch.utils.data import DistributedSampler
 from dataloader.loaders import EpochRandomSampler
 from tests.helpers import (GRAPHMLP, GRAPHMLP_STEPS, VITPOSE, base_overrides, graphmlp_dir, read_metrics, run_stage,
                            vitpose_dir)
-from utils.checkpoint import load_checkpoint
+from utils.engine.checkpoint import load_checkpoint
 
 RUN_FILES = {"config.yml", "metrics.csv", "last.pt", "model.pt", "curves.png"}
 

@@ -5,10 +5,10 @@ mirror joint: the expected results below are built from ``MIRROR`` (derived from
 'LHip' ↔ 'RHip', not from ``FLIP_PERMUTATION``) and explicit coordinate maps, so a flip that forgets the
 left/right swap, or swaps twice, fails here even when the code's own flip and un-flip agree.
 
-- 2D flip test (``utils.estimator.predict_heatmaps``): for any model, the flip-test heatmaps of a mirrored
+- 2D flip test (``utils.stages.estimator.predict_heatmaps``): for any model, the flip-test heatmaps of a mirrored
   image are the mirrored, side-swapped heatmaps of the image; for a model that is itself equivariant the
   flip test changes nothing.
-- Probabilistic flip test (``utils.prob_estimator.predict_gaussian`` / ``flip_back``): the same for the
+- Probabilistic flip test (``utils.stages.prob_estimator.predict_gaussian`` / ``flip_back``): the same for the
   mean and the full covariance (x ↦ w − 1 − x, Σ ↦ T Σ Tᵀ with T = P ⊗ diag(−1, 1)).
 - Lifting (``flip_2d``, ``predict_3d``, ``LiftingDataset(flip=True)``): x ↦ −x with sides swapped, the
   test-time flip is the mean of f(x) and the un-flipped f(flipped x), an equivariant lifter is unchanged.
@@ -104,7 +104,7 @@ def test_flip_test_heatmaps_of_a_mirrored_image_are_the_mirrored_heatmaps(name, 
     """F(mirror x) = mirror(F(x)) for the flip test F of any model (random weights here): with the swap
     missing in the un-flip, F(mirror x) = ½(m(Mx) + mirror-only m(x)), which is not mirror(F(x))."""
     from models.pose2d import build_pose_model
-    from utils.estimator import predict_heatmaps
+    from utils.stages.estimator import predict_heatmaps
 
     torch.manual_seed(0)
     model = build_pose_model(name, preset, NUM_JOINTS).eval()
@@ -119,7 +119,7 @@ def test_flip_test_heatmaps_of_a_mirrored_image_are_the_mirrored_heatmaps(name, 
 
 
 def test_flip_test_of_an_equivariant_model_is_its_plain_output():
-    from utils.estimator import predict_heatmaps
+    from utils.stages.estimator import predict_heatmaps
 
     model = MirrorEquivariantHeatmaps()
     images = torch.randn(3, 3, 64, 48)
@@ -133,8 +133,8 @@ def test_flipped_crop_predictions_go_back_to_the_joints_they_show():
     """``heatmap_to_full_frame`` of a flipped crop: the prediction in heatmap slot j of the mirrored crop is
     joint j *as seen in the mirror*, i.e. the image of joint MIRROR[j]; mapped back it must land on joint j.
     The flipped crop's affine and targets are built here from the unflipped ones (x ↦ w − 1 − x)."""
-    from utils.crop import apply_affine, crop_affine, heatmap_affine, compose_affine
-    from utils.estimator import heatmap_to_full_frame
+    from utils.codecs.crop import apply_affine, crop_affine, heatmap_affine, compose_affine
+    from utils.stages.estimator import heatmap_to_full_frame
 
     rng = np.random.default_rng(0)
     keypoints = rng.uniform(300, 700, size=(2, NUM_JOINTS, 2))                       # full-frame px
@@ -203,7 +203,7 @@ def test_probabilistic_flip_test_of_a_mirrored_image_is_the_mirrored_gaussian():
     """For any model, the moment-matched flip-test Gaussian of a mirrored image is the mirrored Gaussian
     of the image: mean x ↦ w − 1 − x and Σ ↦ T Σ Tᵀ, both with the sides swapped (catches a missing
     permutation of the mean or of the covariance in ``flip_back``)."""
-    from utils.prob_estimator import predict_gaussian
+    from utils.stages.prob_estimator import predict_gaussian
 
     model = RandomGaussianHead()
     images = torch.randn(2, 3, 64, 48)
@@ -218,7 +218,7 @@ def test_probabilistic_flip_test_of_a_mirrored_image_is_the_mirrored_gaussian():
 
 
 def test_probabilistic_flip_test_of_an_equivariant_model_is_its_plain_gaussian():
-    from utils.prob_estimator import predict_gaussian
+    from utils.stages.prob_estimator import predict_gaussian
 
     model = EquivariantGaussianHead()
     images = torch.randn(2, 3, 64, 48)
@@ -264,7 +264,7 @@ class EquivariantLifter(nn.Module):
 
 
 def test_test_time_flip_leaves_an_equivariant_lifter_unchanged():
-    from utils.downstream import predict_3d
+    from utils.stages.downstream import predict_3d
 
     model = EquivariantLifter()
     x = torch.randn(4, 3, NUM_JOINTS, 2)
@@ -276,7 +276,7 @@ def test_test_time_flip_leaves_an_equivariant_lifter_unchanged():
 
 def test_test_time_flip_is_the_mean_of_the_prediction_and_the_unflipped_flipped_prediction():
     from models.GraphMLP import GRAPHMLP_PRESETS, GraphMLP
-    from utils.downstream import predict_3d
+    from utils.stages.downstream import predict_3d
 
     torch.manual_seed(0)
     model = GraphMLP(**GRAPHMLP_PRESETS["tiny27"]).eval()

@@ -1,10 +1,10 @@
 """Learning tests: every model family, trained on the tiny synthetic root (S1 train, S9 test, 24 frames
 per sequence) by the stages' own library code for a fixed number of steps, beats its trivial baseline
-(``utils.baselines``) by a stated margin. A model trained on the wrong target (all-zero heatmaps, all-zero
+(``utils.study.baselines``) by a stated margin. A model trained on the wrong target (all-zero heatmaps, all-zero
 3D poses, one label for every clip, a covariance fitted to the wrong residuals) fails.
 
 Each test builds what its stage script builds (datasets, model, optimiser, scheduler, train step) and runs
-``utils.training.train_one_epoch`` in this process, without ``fit``'s per-epoch validation, checkpoints and
+``utils.engine.training.train_one_epoch`` in this process, without ``fit``'s per-epoch validation, checkpoints and
 figures. The configuration is the `test` profile plus the overrides each test states; everything runs on
 the CPU with seed 0 (the global RNGs are restored afterwards). Every setting the numbers depend on is pinned
 in the test, not taken from the profile or ``configuration.yml``, which change with the study's recipes.
@@ -21,9 +21,9 @@ import torch
 
 from config import load_config
 from dataloader.loaders import make_loader
-from utils.checkpoint import rng_state, set_rng_state
-from utils.runtime import seed_everything
-from utils.training import Trainer, evaluate, train_one_epoch
+from utils.engine.checkpoint import rng_state, set_rng_state
+from utils.engine.runtime import seed_everything
+from utils.engine.training import Trainer, evaluate, train_one_epoch
 
 CPU = torch.device("cpu")
 
@@ -79,8 +79,8 @@ def test_vitpose_beats_mean_pose_on_its_training_frames(tiny_root, tiny_data, tm
     0.69–0.71, hence the constant rate. Trained on all-zero heatmaps: far above 1.
     """
     from train2D import build_datasets
-    from utils import estimator
-    from utils.baselines import pose2d_baselines
+    from utils.stages import estimator
+    from utils.study.baselines import pose2d_baselines
 
     cfg = learning_config(tiny_root, "model_2D_prediction=ViTPose", "data.test_subjects=[S1]", "data.cameras=[0, 1]",
                           "pose2d.vitpose_preset=tiny64", "pose2d.batch_size=16", "pose2d.epochs=13",
@@ -124,9 +124,9 @@ def test_tictac_covariance_beats_best_constant_covariance_held_out(tiny_root, ti
     """
     from dataloader.crop_dataset import normalise_images
     from train2D import build_datasets
-    from utils import estimator, prob_estimator
-    from utils.crop import apply_affine
-    from utils.tac import log_likelihood
+    from utils.stages import estimator, prob_estimator
+    from utils.codecs.crop import apply_affine
+    from utils.prob.tac import log_likelihood
 
     cfg = learning_config(tiny_root, "model_prob_pose=ViTPose", "data.cameras=[0, 1]", "pose2d.vitpose_preset=tiny64",
                           "prob.methods=[NLL, TIC]", "prob.batch_size=16", "prob.epochs=2", "prob.lr=0.001",
@@ -179,9 +179,9 @@ def test_graphmlp_beats_mean_pose_held_out(tiny_root, tiny_data, tmp_path):
     """
     from dataloader.lifting_dataset import LiftingDataset, camera_pose_3d
     from dataloader.sources import build_source
-    from utils.downstream import sequence_keys
-    from utils import downstream
-    from utils.baselines import lifting_baselines
+    from utils.stages.downstream import sequence_keys
+    from utils.stages import downstream
+    from utils.study.baselines import lifting_baselines
     from utils.metrics import mpjpe
 
     cfg = learning_config(tiny_root, "model_3D_prediction=GraphMLP", "model_2D_prediction=GroundTruth",
@@ -236,9 +236,9 @@ def test_skateformer_beats_majority_class_held_out(tiny_root, tiny_data, tmp_pat
     from dataloader.action_dataset import ActionClipDataset, split_keys
     from dataloader.h36m import action_label
     from dataloader.sources import build_source
-    from utils.downstream import sequence_keys
-    from utils import downstream
-    from utils.baselines import accuracy_baseline, action_split_baselines, not_a_finding
+    from utils.stages.downstream import sequence_keys
+    from utils.stages import downstream
+    from utils.study.baselines import accuracy_baseline, action_split_baselines, not_a_finding
 
     cfg = learning_config(tiny_root, "model_3D_prediction=SkateFormer", "model_2D_prediction=GroundTruth",
                           "data.cameras=[0, 1]", "action.preset=tiny", "action.batch_size=8", "action.epochs=38",

@@ -214,7 +214,7 @@ def test_monte_carlo_statistics_hand_computed():
     """Spread a per (frame, joint), error 0.3 − a of the lift of the mean: r = −1 over the non-root joints
     exactly. The root (spread 0, error 0) off that line would raise r, spread against spread gives +1, and
     the P1 of the samples' mean is action-wise (3 frames of one action, 1 of another)."""
-    from utils.evaluation import monte_carlo_statistics
+    from utils.stages.evaluation import monte_carlo_statistics
 
     rng = np.random.default_rng(2)
     n = 4

@@ -86,7 +86,7 @@ def ours(kind: str) -> torch.nn.Module:
 
 @torch.no_grad()
 def run(kind: str, model: torch.nn.Module) -> np.ndarray:
-    from utils.downstream import to_skateformer_input
+    from utils.stages.downstream import to_skateformer_input
 
     if kind == "graphmlp":
         return model(graphmlp_input()).numpy()
@@ -110,7 +110,7 @@ def test_the_references_see_the_input_order():
         if kind == "graphmlp":
             out = model(graphmlp_input()[:, :, [4, 1, 2, 3, 0, *range(5, NUM_JOINTS)]])
         else:
-            from utils.downstream import to_skateformer_input
+            from utils.stages.downstream import to_skateformer_input
             x, index_t = skateformer_input()
             out = model(to_skateformer_input(x[:, :, [0, 4, 2, 3, 1, *range(5, NUM_JOINTS)]]), index_t)
         assert np.abs(out.detach().numpy() - np.load(reference)).max() > 1e-3, kind

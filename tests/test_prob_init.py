@@ -6,9 +6,10 @@ import torch
 
 from config import load_config
 from models.pose2d import build_pose_model
-from utils import layout, prob_estimator
-from utils.checkpoint import CheckpointError, atomic_save, make_checkpoint
-from utils.estimator import load_pose_weights
+from utils.engine import layout
+from utils.stages import prob_estimator
+from utils.engine.checkpoint import CheckpointError, atomic_save, make_checkpoint
+from utils.stages.estimator import load_pose_weights
 
 
 def _save(path, preset: str, seed: int):
@@ -51,7 +52,7 @@ def test_pose2d_names_this_runs_own_2d_model(tmp_path):
 def test_heatmaps_scale_exactly_to_the_tictac_peak(family, preset, size):
     """A peak-1 checkpoint's heatmaps are multiplied by `prob.heatmap_peak` (every stack of the Hourglass, whose
     next stack sees the same input as before)."""
-    from utils.estimator import scale_heatmap_output
+    from utils.stages.estimator import scale_heatmap_output
     torch.manual_seed(0)
     model = build_pose_model(family, preset, 17).eval()
     images = torch.randn(2, 3, *size)

@@ -9,7 +9,7 @@ import torch
 from config import DEFAULT_CONFIG_FILE
 from models.tictac import ProbabilisticPoseModel
 from tests.test_tic import TinyPoseModel
-from utils.covariance import covariance_from_matrix, mse_loss, num_raw_outputs, predicted_matrix
+from utils.prob.covariance import covariance_from_matrix, mse_loss, num_raw_outputs, predicted_matrix
 
 D = 6  # 3 joints × (x, y)
 

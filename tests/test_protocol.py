@@ -10,11 +10,11 @@ import torch
 from dataloader.h36m import NUM_JOINTS, ROOT
 from dataloader.lifting_dataset import flip_3d
 from dataloader.loaders import make_loader
-from utils import layout
-from utils.checkpoint import load_checkpoint
-from utils.downstream import lifting_train_step, predict_3d
+from utils.engine import layout
+from utils.engine.checkpoint import load_checkpoint
+from utils.stages.downstream import lifting_train_step, predict_3d
 from utils.metrics import mpjpe
-from utils.training import Trainer, fit
+from utils.engine.training import Trainer, fit
 
 
 # --- no model selection on the test subjects ---------------------------------------------------
@@ -39,7 +39,7 @@ def _worsening_trainer(run_dir: Path, epochs: int, resume: bool = False) -> Trai
 
 
 def test_prediction_loads_the_last_epoch_even_when_validation_got_worse(tmp_path, monkeypatch):
-    monkeypatch.setattr("utils.training.plot_curves", lambda *a, **k: None)  # matplotlib is not under test
+    monkeypatch.setattr("utils.engine.training.plot_curves", lambda *a, **k: None)  # matplotlib is not under test
     cfg = SimpleNamespace(run_dir=tmp_path)
     run_dir = layout.pose2d_dir(cfg, "ViTPose")
     trainer = _worsening_trainer(run_dir, epochs=3)
@@ -58,7 +58,7 @@ def test_prediction_loads_the_last_epoch_even_when_validation_got_worse(tmp_path
 
 
 def test_a_resumed_run_keeps_model_pt_at_the_last_epoch(tmp_path, monkeypatch):
-    monkeypatch.setattr("utils.training.plot_curves", lambda *a, **k: None)
+    monkeypatch.setattr("utils.engine.training.plot_curves", lambda *a, **k: None)
     fit(_worsening_trainer(tmp_path, epochs=2))
     trainer = _worsening_trainer(tmp_path, epochs=3, resume=True)
     fit(trainer)

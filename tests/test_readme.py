@@ -1,7 +1,7 @@
 """README blocks are copied from the measured report / bench tables, not typed in."""
 import pytest
 
-from utils.readme import main, report_tables, splice
+from utils.study.readme import main, report_tables, splice
 
 README = "# Title\n\nintro\n<!-- results:begin -->\nold table\n<!-- results:end -->\n\n## Next\n"
 REPORT = """# Study report: x

@@ -11,8 +11,8 @@ import yaml
 
 from config import load_config, save_config
 from tests.report_check import MARK, check_run, one_table, sections
-from utils.comparison import collect_tables
-from utils.report import write_report
+from utils.study.comparison import collect_tables
+from utils.study.report import write_report
 
 SOURCES = ["GroundTruth", "Hourglass", "ViTPose", "Probabilistic"]
 NOISES = [0.01]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from tests.helpers import GRAPHMLP, VITPOSE, base_overrides, graphmlp_dir, read_metrics, run_stage, vitpose_dir
-from utils.checkpoint import load_checkpoint
+from utils.engine.checkpoint import load_checkpoint
 
 
 def _assert_same_run(first, second) -> None:

@@ -22,8 +22,8 @@ import torch
 
 from dataloader.loaders import make_loader
 from tests.helpers import GRAPHMLP, base_overrides, graphmlp_dir, read_metrics, run_stage, start_stage
-from utils.checkpoint import CheckpointError, atomic_save, load_checkpoint
-from utils.training import Trainer, fit
+from utils.engine.checkpoint import CheckpointError, atomic_save, load_checkpoint
+from utils.engine.training import Trainer, fit
 
 POLL = 0.02  # s
 
@@ -122,7 +122,7 @@ def _toy_trainer(run_dir: Path, epochs: int, resume: bool) -> Trainer:
 
 @pytest.fixture
 def no_plots(monkeypatch):
-    monkeypatch.setattr("utils.training.plot_curves", lambda *a, **k: None)  # matplotlib is not under test
+    monkeypatch.setattr("utils.engine.training.plot_curves", lambda *a, **k: None)  # matplotlib is not under test
 
 
 def test_resume_replaces_the_row_of_an_epoch_killed_before_its_checkpoint(tmp_path, no_plots):

@@ -1,4 +1,4 @@
-"""A study over seeds (`python study.py seeds=0,1,2`, utils/seeds.py): the `seeds` key, one run folder per seed
+"""A study over seeds (`python study.py seeds=0,1,2`, utils/study/seeds.py): the `seeds` key, one run folder per seed
 with the seed's overrides, and report.md whose every cell is the mean ± sd (ddof = 1) over the seeds' metrics
 files: three hand-written seed folders whose numbers differ from seed to seed (some are equal in every seed),
 read back by tests/report_check.py, which computes mean and sd with numpy from the same files."""
@@ -11,9 +11,9 @@ import pytest
 
 from config import ConfigError, load_config, save_config
 from tests.report_check import check_run, one_table, sections
-from utils.report import write_report
-from utils.seeds import SeedRuns, Spread, combine, seed_overrides, seed_runs, summed_timings
-from utils.study import plan
+from utils.study.report import write_report
+from utils.study.seeds import SeedRuns, Spread, combine, seed_overrides, seed_runs, summed_timings
+from utils.study.plan import plan
 
 SEEDS = [0, 1, 2]
 SOURCES = ["GroundTruth", "Hourglass", "ViTPose", "Probabilistic"]

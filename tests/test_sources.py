@@ -62,7 +62,7 @@ def make_cfg(tmp_path, *overrides):
 
 def write_probabilistic(cfg, keys, covariance=base_covariance, probabilistic=True):
     """The Probabilistic artifact at its layout path: means GT + (3 f, −2) px, Σ_f = (1 + f) `covariance()`."""
-    from utils import layout
+    from utils.engine import layout
     from utils.artifact import save_artifact
 
     table = {s: sorted(q for (s2, q) in FRAMES if s2 == s) for s in sorted({k[0] for k in keys})}
@@ -253,7 +253,7 @@ def test_matched_noise_is_the_mean_marginal_sigma_in_normalised_units(data, tmp_
     left out."""
     from dataloader.sources import matched_noise_std
     from utils.artifact import load_artifact
-    from utils.comparison import matched_noise, noise_levels
+    from utils.study.comparison import matched_noise, noise_levels
 
     s = 2.0 + np.arange(D)
     keys = [("S1", "Walking 1", 0), ("S1", "Walking 1", 1), ("S1", "Walking 1", 3), ("S9", "Walking", 0)]
@@ -273,7 +273,7 @@ def test_matched_noise_is_the_mean_marginal_sigma_in_normalised_units(data, tmp_
 # --- what compare.py plans -----------------------------------------------------------------------------
 
 def test_compare_plans_the_new_sources_and_the_matched_noise(tmp_path):
-    from utils.comparison import matched_noise, planned_runs
+    from utils.study.comparison import matched_noise, planned_runs
 
     cfg = make_cfg(tmp_path, "compare.sources=[GroundTruth, Probabilistic, ProbabilisticMean, GroundTruthCov]",
                    "compare.action_sources=[GroundTruth, Probabilistic]", "compare.noise_stds=[0.01]")

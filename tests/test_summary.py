@@ -1,11 +1,11 @@
-"""The report's Summary (utils/summary.py) on hand-made cells: a difference larger than the spread is resolved and
+"""The report's Summary (utils/study/summary.py) on hand-made cells: a difference larger than the spread is resolved and
 names the better cell, one within the spread is "not resolved at this spread", a † cell is never a finding, and
 with one seed nothing is resolved."""
 import pytest
 
 from config import load_config
-from utils.seeds import combine
-from utils.summary import COVER1, Cell, summary_section, verdict
+from utils.study.seeds import combine
+from utils.study.summary import COVER1, Cell, summary_section, verdict
 
 # |Δ| = 10, sd 1 + 1 = 2: resolved
 LOW, HIGH = combine([99.0, 100.0, 101.0]), combine([109.0, 110.0, 111.0])

@@ -343,9 +343,9 @@ def test_person_boxes_are_the_boxes_of_the_rendered_body(tiny_root, subject, act
 
 def test_the_renderer_places_pixels_as_an_area_downscale_does(tiny):
     """A frame rendered at 1/s of the camera resolution shows a joint where INTER_AREA shows it in a full frame
-    resized by s (x_full + ½ = s (x_stored + ½)), the mapping the crops invert (utils.crop.stored_to_full):
+    resized by s (x_full + ½ = s (x_stored + ½)), the mapping the crops invert (utils.codecs.crop.stored_to_full):
     the drawn joint pixels map back onto the 2D ground truth exactly, and the silhouette box holds the joints."""
-    from utils.crop import apply_affine, stored_to_full
+    from utils.codecs.crop import apply_affine, stored_to_full
 
     positions_3d, positions_2d, _ = tiny
     subject, sequence = "S1", "Walking 1"
@@ -380,7 +380,7 @@ def test_study_regenerates_a_root_from_an_older_generator(tmp_path):
     from dataclasses import asdict
 
     from dataloader.synthetic.generate import PROFILES, is_current
-    from utils.study import Stage, is_stale
+    from utils.study.plan import Stage, is_stale
     root = tmp_path / "synthetic"
     root.mkdir()
     settings = json.loads(json.dumps(asdict(PROFILES["quick"])))
@@ -399,7 +399,7 @@ def test_probabilistic_settings_do_not_retrain_the_deterministic_2d_models(tmp_p
     import yaml
 
     from config import load_config, to_dict
-    from utils.study import DETERMINISTIC_2D_IGNORED, Stage, is_stale
+    from utils.study.plan import DETERMINISTIC_2D_IGNORED, Stage, is_stale
     saved = tmp_path / "config.yml"
     saved.write_text(yaml.safe_dump(to_dict(load_config(["model_2D_prediction=ViTPose"]))))
     out = tmp_path / "last.pt"

@@ -1,4 +1,4 @@
-"""utils/tac.py: closed-form TAC vs the per-joint loop, log-likelihood, calibration, aggregation.
+"""utils/prob/tac.py: closed-form TAC vs the per-joint loop, log-likelihood, calibration, aggregation.
 
 The loop reference follows TT ``calculate_tac_per_sample`` (explicit (D−2)×(D−2) inverse per joint); it was
 also compared side by side with the official function during development (difference 2e-14).
@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from dataloader.h36m import NUM_JOINTS
-from utils.covariance import sample_gaussian
-from utils.tac import (PerJointAverage, aggregate_per_joint, calibration, expected_coverage, joint_mahalanobis,
+from utils.prob.covariance import sample_gaussian
+from utils.prob.tac import (PerJointAverage, aggregate_per_joint, calibration, expected_coverage, joint_mahalanobis,
                        log_likelihood, tac, tac_loop_reference)
 
 D = 2 * NUM_JOINTS

@@ -1,4 +1,4 @@
-"""utils/tic.py and models/tictac: Taylor Induced Covariance against analytic derivatives, and the
+"""utils/prob/tic.py and models/tictac: Taylor Induced Covariance against analytic derivatives, and the
 probabilistic pose model (every method) on a tiny stand-in conv model with the models/pose2d.py interface.
 """
 import pytest
@@ -6,9 +6,9 @@ import torch
 import torch.nn as nn
 
 from models.tictac import AuxCovarianceNet, ProbabilisticPoseModel, TICBottleneck, VisibilityHead
-from utils.covariance import METHODS, num_raw_outputs, validate_covariance
-from utils.heatmap import soft_argmax
-from utils.tic import tic_covariance, tic_covariance_loop, tic_terms
+from utils.prob.covariance import METHODS, num_raw_outputs, validate_covariance
+from utils.codecs.heatmap import soft_argmax
+from utils.prob.tic import tic_covariance, tic_covariance_loop, tic_terms
 
 B, Z, D = 4, 5, 6
 

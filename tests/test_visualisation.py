@@ -11,7 +11,7 @@ from dataloader.h36m import BONES, JOINT_NAMES, NUM_JOINTS
 from dataloader.lifting_dataset import camera_pose_3d
 from dataloader.reader import load_human36m
 from dataloader.synthetic.generate import generate
-from utils import layout
+from utils.engine import layout
 from utils import visualisation as vis
 from utils.artifact import save_artifact
 

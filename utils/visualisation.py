@@ -22,8 +22,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MultipleLocator
 
 from dataloader.h36m import ACTIONS, BONES, JOINT_NAMES, JOINTS_LEFT, JOINTS_RIGHT, canonical_action
-from utils import layout
-from utils.crop import crop_affine, person_box
+from utils.engine import layout
+from utils.codecs.crop import crop_affine, person_box
 
 logger = logging.getLogger(__name__)
 

@@ -247,7 +247,7 @@ class VideoRenderer:
 
     def _to_output(self, full: np.ndarray) -> np.ndarray:
         """Full-frame pixels (..., 2) → output-image pixels: x_out + ½ = (x_full + ½) · scale, the pixel-centre
-        convention of an INTER_AREA downscale (``utils.crop.stored_to_full``), so a frame rendered small shows
+        convention of an INTER_AREA downscale (``utils.codecs.crop.stored_to_full``), so a frame rendered small shows
         the body where a full-size frame resized by ``python -m dataloader extract --image-scale`` would."""
         return (full + 0.5) * self.scale - 0.5
 

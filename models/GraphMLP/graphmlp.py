@@ -184,7 +184,7 @@ def _read_state_dict(path_or_sd: str | Path | Mapping[str, torch.Tensor]) -> tup
         state_dict, origin = torch.load(path, map_location="cpu", weights_only=True), str(path)
     if not isinstance(state_dict, Mapping) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise ValueError(f"{origin} is not a plain state_dict (name → tensor); framework checkpoints load "
-                         f"through utils.checkpoint.load_checkpoint, not load_official_graphmlp")
+                         f"through utils.engine.checkpoint.load_checkpoint, not load_official_graphmlp")
     return {k.removeprefix("module."): v for k, v in state_dict.items()}, origin
 
 

@@ -416,7 +416,7 @@ def load_official_skateformer(model: SkateFormer,
         state_dict, origin = torch.load(path, map_location="cpu", weights_only=True), str(path)
     if not isinstance(state_dict, Mapping) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise ValueError(f"{origin} is not a plain state_dict (name → tensor); framework checkpoints load "
-                         f"through utils.checkpoint.load_checkpoint, not load_official_skateformer")
+                         f"through utils.engine.checkpoint.load_checkpoint, not load_official_skateformer")
     state_dict = {k.removeprefix("module."): v for k, v in state_dict.items()}
     own = model.state_dict()
     missing = sorted(set(own) - set(state_dict))

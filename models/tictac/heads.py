@@ -83,7 +83,7 @@ class AuxCovarianceNet(nn.Module):
 
     Args:
         z_dim: Z. hidden: widths of the hidden layers. out_dim: width of the raw output
-            (``utils.covariance.num_raw_outputs``).
+            (``utils.prob.covariance.num_raw_outputs``).
     """
 
     def __init__(self, z_dim: int = 64, hidden: Sequence[int] = (64, 64, 64), *, out_dim: int):

@@ -2,8 +2,8 @@
 
 TIC-TAC (Shukla, Salzmann, Alahi, ICML 2024; https://github.com/vita-epfl/TIC-TAC ``HumanPose/code``).
 The mean is the soft-argmax of the pose model's heatmaps; an auxiliary MLP on the (detached) latent z
-predicts the raw covariance parameters of one method (``utils.covariance.METHODS``). TIC adds
-k1·GGᵀ (+ k2·T) with G = ∂μ/∂(TIC latent) from ``utils.tic``. The TIC latent is TT's for each backbone
+predicts the raw covariance parameters of one method (``utils.prob.covariance.METHODS``). TIC adds
+k1·GGᵀ (+ k2·T) with G = ∂μ/∂(TIC latent) from ``utils.prob.tic``. The TIC latent is TT's for each backbone
 (``HumanPose/code/utils/tic.py``): a pose model with ``encode_latent``/``decode_latent`` (the Stacked
 Hourglass) is differentiated from the bottom of its last hourglass through the whole up path, the skip
 branches held at their values (TT's ``_get_derivatives_hg`` drops them, so it differentiates a function
@@ -26,10 +26,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from models.tictac.heads import AuxCovarianceNet, TICBottleneck, VisibilityHead
-from utils.covariance import (COVARIANCE_LOSSES, DEFAULT_EPS, check_method, check_parameterisation,
+from utils.prob.covariance import (COVARIANCE_LOSSES, DEFAULT_EPS, check_method, check_parameterisation,
                               covariance_from_matrix, full_precision, mse_loss, num_raw_outputs, predicted_matrix)
-from utils.heatmap import soft_argmax
-from utils.tic import tic_terms
+from utils.codecs.heatmap import soft_argmax
+from utils.prob.tic import tic_terms
 
 VISIBILITY_LOSSES = ("mse", "bce")
 
@@ -54,7 +54,7 @@ class ProbabilisticPoseModel(nn.Module):
         pose_model: deterministic model with ``encode(images) -> (features (B, C, ·, ·), intermediate
             heatmaps (B, S−1, J, h, w))``, ``decode(features) -> heatmaps (B, J, h, w)``,
             ``feature_channels`` C and ``num_joints`` J (``models/pose2d.py``).
-        method: one of ``utils.covariance.METHODS``: MSE, Diagonal, BetaNLL, NLL, Faithful, TIC.
+        method: one of ``utils.prob.covariance.METHODS``: MSE, Diagonal, BetaNLL, NLL, Faithful, TIC.
         z_dim: Z, size of the latent (TT: 64). pooled: pooled side p of the bottleneck.
         aux_hidden: hidden widths of the covariance MLP (TT ``fc``: 64, 64, 64).
         visibility: add the per-joint visibility head (the study's ``JointPrediction``).
@@ -62,7 +62,7 @@ class ProbabilisticPoseModel(nn.Module):
         use_hessian: TIC with the k2·T Hessian term (TT default False).
         soft_argmax_beta: softmax temperature of the mean (TT: 1).
         parameterisation: 'cholesky' (L Lᵀ + εI, softplus diagonal; default) or 'dense' (TT's M Mᵀ).
-        eps: jitter ε of the parameterisation (``utils.covariance.DEFAULT_EPS``).
+        eps: jitter ε of the parameterisation (``utils.prob.covariance.DEFAULT_EPS``).
         tic_chunk_size: samples per vmap chunk for the TIC derivatives (None: whole batch).
         tic_differentiable: keep G (and H) in the graph (False = TT: G carries no gradient).
         mse_warmup_epochs: epochs during which ``loss(..., epoch=e)`` uses the MSE of the mean instead of

@@ -2,7 +2,7 @@
 
 A stage is stale when an output is missing, older than an input, or was made with another
 configuration (the config.yml / meta.json saved beside it differs from what the stage would use now).
-With `seeds` (utils/seeds.py) the data stages run once and every other stage once per seed, in the
+With `seeds` (utils/study/seeds.py) the data stages run once and every other stage once per seed, in the
 seed's run folder, with the seed's overrides (`seed=k experiment=<experiment>/seed<k>`).
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ import yaml
 
 from config import MODELS_2D, load_config, to_dict
 from dataloader.synthetic import generate as synthetic_generate
-from utils import layout
-from utils.seeds import seed_overrides
+from utils.engine import layout
+from utils.study.seeds import seed_overrides
 
 # Keys that cannot change what a 2D stage writes (downstream, comparison and figure settings).
 IGNORED_KEYS = ("resume", "seeds", "noise_std", "model_3D_prediction", "model_2D_dataset", "lifting", "action",

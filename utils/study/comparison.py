@@ -9,10 +9,10 @@ import numpy as np
 
 from dataloader.h36m import ACTIONS
 from dataloader.sources import PROBABILISTIC, artifact_name, display_name, matched_noise_std
-from utils import layout
+from utils.engine import layout
 from utils.artifact import ArtifactError, load_artifact
-from utils.baselines import FOOTNOTE, MARK, accuracy_baseline, marked
-from utils.tables import calibration_figure, fmt, heatmap_figure, markdown_table, write_csv
+from utils.study.baselines import FOOTNOTE, MARK, accuracy_baseline, marked
+from utils.study.tables import calibration_figure, fmt, heatmap_figure, markdown_table, write_csv
 
 logger = logging.getLogger(__name__)
 SPLITS = ("xsub", "xview")
@@ -204,7 +204,7 @@ def collect_tables(cfg, out_dir: Path, baselines: dict | None = None, matched: d
     `baselines` (default: compare/baselines.json) marks every cell that does not beat its trivial baseline by 2×.
     `matched` (default: :func:`matched_noise` of `cfg`) is the noise level matched to the Probabilistic σ.
     `load` (default: the run's own metrics.json) reads one evaluation, (cfg, model, source, noise, eval source) →
-    dict or None; a study over seeds passes ``utils.seeds.SeedRuns.load``, whose numbers print as mean ± sd.
+    dict or None; a study over seeds passes ``utils.study.seeds.SeedRuns.load``, whose numbers print as mean ± sd.
     """
     load = load or _load
     sources = list(cfg.compare.sources)

@@ -11,7 +11,7 @@ checkpoint/<experiment>/
 ```
 Each ``*_dir`` function has a ``*_command`` twin: the command that creates what it points to,
 used by the error message when something is missing. In every run folder ``model.pt`` and ``last.pt``
-hold the last finished epoch (``utils.training.fit``): no checkpoint is chosen on the test subjects.
+hold the last finished epoch (``utils.engine.training.fit``): no checkpoint is chosen on the test subjects.
 """
 from __future__ import annotations
 

@@ -25,10 +25,10 @@ import torch
 from tqdm import tqdm
 
 from config import save_config
-from utils import runtime
-from utils.checkpoint import (atomic_save, load_checkpoint, make_checkpoint, resume_rng_state, rng_state,
+from utils.engine import runtime
+from utils.engine.checkpoint import (atomic_save, load_checkpoint, make_checkpoint, resume_rng_state, rng_state,
                               set_rng_state, without_resume_state)
-from utils.layout import RESUME_FILE, WEIGHTS_FILE
+from utils.engine.layout import RESUME_FILE, WEIGHTS_FILE
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import torch
 from dataloader.crop_dataset import normalise_images
 from dataloader.h36m import FLIP_PERMUTATION, NUM_JOINTS
 from models.pose2d import build_pose_model
-from utils.crop import apply_affine, invert_affine
-from utils.heatmap import decode_heatmaps, flip_heatmaps
+from utils.codecs.crop import apply_affine, invert_affine
+from utils.codecs.heatmap import decode_heatmaps, flip_heatmaps
 from utils.metrics import ap50_study, mean_joint_error_2d, pck
 
 
@@ -40,7 +40,7 @@ def rebuild_estimator(kwargs: dict):
 def load_pose_weights(model, kwargs: dict, path) -> None:
     """Load one of our 2D checkpoints (model.pt / last.pt of train2D.py) into `model`, built from `kwargs`;
     a checkpoint of another family or preset is refused with one line naming both."""
-    from utils.checkpoint import CheckpointError, load_checkpoint
+    from utils.engine.checkpoint import CheckpointError, load_checkpoint
 
     ckpt = load_checkpoint(path, expect_model=kwargs["name"])
     theirs = ckpt.get("model_kwargs", {})

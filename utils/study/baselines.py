@@ -4,7 +4,7 @@ that does not clearly beat its baseline.
 - 2D: the mean training pose in box-normalised coordinates, (x − c_x)/side, (y − c_y)/side over every
   training frame, placed in each validation frame's box (x = c_x + side · x̄), scored with the 2D
   estimators' metrics on the same validation frames. Boxes: the tight ground-truth joint box
-  (``utils.crop.person_box``, the stronger baseline) always, and the box the crops use where the
+  (``utils.codecs.crop.person_box``, the stronger baseline) always, and the box the crops use where the
   configuration chooses another (``data.box_source``).
 - Lifting: the mean training 3D pose (camera frame, root-relative, over every training frame and camera)
   predicted for every test frame, scored as the lifter (P1 / P2, action-wise average).
@@ -93,7 +93,7 @@ def lifting_mean_pose_baseline(train_poses: np.ndarray, test_poses: np.ndarray, 
 
     train_poses, test_poses: (N, J, 3) camera frame, root-relative, metres; test_actions: (N,) labels.
     """
-    from utils.evaluation import lifting_metrics
+    from utils.stages.evaluation import lifting_metrics
 
     mean = np.asarray(train_poses, np.float64).mean(0)
     pred = np.broadcast_to(mean, np.shape(test_poses))
@@ -131,7 +131,7 @@ def pose2d_baselines(cfg, data) -> dict:
     """The 2D baselines on the estimators' validation frames (same subset, stride and cameras as train2D.py):
     in the tight ground-truth joint box always, and in the crops' box (``data.box_source``) when it is another."""
     from dataloader.crop_dataset import FrameCropDataset, frame_items, item_boxes
-    from utils.crop import box_square, person_box
+    from utils.codecs.crop import box_square, person_box
 
     c, box_source = cfg.pose2d, cfg.data.box_source
     train_keys = data.sequences(subjects=cfg.data.train_subjects)
@@ -163,7 +163,7 @@ def pose2d_baselines(cfg, data) -> dict:
 def lifting_baselines(cfg, data) -> dict:
     from dataloader.h36m import action_label
     from dataloader.lifting_dataset import camera_pose_3d
-    from utils.downstream import sequence_keys
+    from utils.stages.downstream import sequence_keys
 
     train = [camera_pose_3d(data, *k) for k in sequence_keys(cfg, data, cfg.data.train_subjects)]
     test_keys = sequence_keys(cfg, data, cfg.data.test_subjects)
@@ -176,7 +176,7 @@ def action_split_baselines(cfg, data) -> dict:
     from dataloader.action_dataset import ActionClipDataset, split_keys
     from dataloader.h36m import ACTIONS
     from dataloader.sources import ground_truth_source
-    from utils.downstream import SPLITS, sequence_keys
+    from utils.stages.downstream import SPLITS, sequence_keys
     from models.SkateFormer import SKATEFORMER_PRESETS
 
     frames = SKATEFORMER_PRESETS[cfg.action.preset]["num_frames"]

@@ -17,9 +17,9 @@ import torch.nn as nn
 from dataloader.crop_dataset import normalise_images
 from dataloader.h36m import FLIP_PERMUTATION, NUM_JOINTS
 from models.tictac import ProbabilisticPoseModel
-from utils.runtime import unwrap
-from utils.crop import apply_affine, invert_affine, permute_covariance, transform_covariance
-from utils.tac import calibration, log_likelihood, tac
+from utils.engine.runtime import unwrap
+from utils.codecs.crop import apply_affine, invert_affine, permute_covariance, transform_covariance
+from utils.prob.tac import calibration, log_likelihood, tac
 
 
 class MethodSet(nn.Module):

@@ -2,7 +2,7 @@
 
 Each line cites its cells as the tables print them (mean ± sd over the seeds) and gives a verdict:
 
-- a cell marked † (not 2× better than its trivial baseline, :func:`utils.baselines.not_a_finding`) is never read
+- a cell marked † (not 2× better than its trivial baseline, :func:`utils.study.baselines.not_a_finding`) is never read
   as a finding: the line says so and compares nothing;
 - a difference is *resolved* only when it exceeds the spread, |mean₁ − mean₂| > sd₁ + sd₂ (the two ±1 sd
   intervals do not overlap; sd over the seeds with ddof = 1, 0 for a number equal in every seed);
@@ -19,9 +19,9 @@ import math
 from dataclasses import dataclass
 
 from config import MODELS_2D
-from utils.baselines import MARK, accuracy_baseline, not_a_finding
-from utils.seeds import spread_of
-from utils.tables import fmt
+from utils.study.baselines import MARK, accuracy_baseline, not_a_finding
+from utils.study.seeds import spread_of
+from utils.study.tables import fmt
 
 PROBABILISTIC = "Probabilistic"
 GROUND_TRUTH = "GroundTruth"
@@ -35,7 +35,7 @@ NO_COVARIANCE = ("MSE",)
 class Cell:
     """One table cell as the summary cites it."""
     name: str                 # e.g. "Probabilistic → ViTPose"
-    value: float | None       # a float, a utils.seeds.Spread (mean ± sd), or None when not measured
+    value: float | None       # a float, a utils.study.seeds.Spread (mean ± sd), or None when not measured
     unit: str = ""
     digits: int = 1
     dagger: bool = False      # † in its table: not 2× better than its trivial baseline
@@ -151,7 +151,7 @@ def summary_section(cfg, load, prob_row: dict | None, baselines: dict, num_seeds
 
     Args:
         load: (cfg, model, train source, noise, eval source) → the evaluation's metrics dict or None
-            (``utils.seeds.SeedRuns.load``: mean ± sd over the seeds).
+            (``utils.study.seeds.SeedRuns.load``: mean ± sd over the seeds).
         prob_row: the last row of the probabilistic estimator's metrics.csv (numbers), or None.
         baselines: compare/baselines.json (over the seeds).
         num_seeds: how many seeds the cells combine (1: the spread is unknown).

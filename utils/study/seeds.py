@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from utils import layout
+from utils.engine import layout
 
 logger = logging.getLogger(__name__)
 
-BASELINES_PATH = Path("compare") / "baselines.json"  # utils.comparison.BASELINES_FILE under a run folder
+BASELINES_PATH = Path("compare") / "baselines.json"  # utils.study.comparison.BASELINES_FILE under a run folder
 
 
 # --- a number measured once per seed --------------------------------------------------------------
@@ -213,7 +213,7 @@ class SeedRuns:
         return self._read(path, read)
 
     def load(self, cfg, model: str, source: str, noise: float, eval_source: str) -> dict | None:
-        """One evaluation's metrics.json over the seeds (the signature of utils.comparison's own loader). A noise
+        """One evaluation's metrics.json over the seeds (the signature of utils.study.comparison's own loader). A noise
         level that is a Spread (the level matched to each seed's Probabilistic σ) reads each seed's own level."""
         noises = noise.values if isinstance(noise, Spread) else [noise] * len(self.runs)
         paths = [run / (layout.eval_dir(cfg, model, layout.source_tag(source, n), eval_source) / "metrics.json")

@@ -9,12 +9,12 @@ from pathlib import Path
 import yaml
 
 from config import MODELS_2D, to_dict
-from utils import layout
-from utils.baselines import FOOTNOTE, MARK, marked
-from utils.comparison import collect_tables
-from utils.seeds import SeedRuns
-from utils.summary import summary_section
-from utils.tables import fmt, markdown_table
+from utils.engine import layout
+from utils.study.baselines import FOOTNOTE, MARK, marked
+from utils.study.comparison import collect_tables
+from utils.study.seeds import SeedRuns
+from utils.study.summary import summary_section
+from utils.study.tables import fmt, markdown_table
 
 
 def _rel(path: Path, base: Path) -> str:
@@ -141,7 +141,7 @@ def _header(cfg, runs: SeedRuns) -> list[str]:
 
 def write_report(cfg, timings: dict) -> Path:
     """checkpoint/<experiment>/report.md. With `seeds`, every table is combined from the seed folders' metrics
-    files (utils/seeds.py) and compare/ at the top is rewritten from them; `timings`: seconds per stage, as shown."""
+    files (utils/study/seeds.py) and compare/ at the top is rewritten from them; `timings`: seconds per stage, as shown."""
     base = cfg.run_dir
     base.mkdir(parents=True, exist_ok=True)
     out = base / "report.md"

@@ -3,7 +3,7 @@
 Coordinates are (x, y) = (column, row) everywhere, in heatmap pixels whose centres sit at integer
 coordinates (unbiased data processing, UDP: Huang et al., CVPR 2020): pixel (row i, column j) covers
 [j − ½, j + ½] × [i − ½, i + ½], so a keypoint at (x, y) = (3.0, 5.0) is the centre of row 5, column 3.
-The crop codec (``utils/crop.py``) maps input-crop pixels to heatmap pixels with the same convention.
+The crop codec (``utils/codecs/crop.py``) maps input-crop pixels to heatmap pixels with the same convention.
 
 Legend: N samples (any leading dims), J joints, h×w heatmap.
 Sources: ``ViTAE-Transformer/ViTPose: mmpose/datasets/pipelines/top_down_transform.py`` (UDP targets),

@@ -10,7 +10,7 @@ from typing import Callable
 import torch
 
 from config import Config, ConfigError, load_config, split_argv
-from utils import runtime
+from utils.engine import runtime
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 def _user_errors() -> tuple[type, ...]:
     from dataloader.reader import DataError
     from utils.artifact import ArtifactError
-    from utils.checkpoint import CheckpointError
+    from utils.engine.checkpoint import CheckpointError
 
     # FloatingPointError: the training loop's non-finite loss (a learning rate or input problem)
     return ConfigError, DataError, ArtifactError, CheckpointError, FloatingPointError

@@ -5,8 +5,8 @@ README.md holds two generated blocks between HTML comments:
     <!-- results:begin --> … <!-- results:end -->   the tables of checkpoint/<experiment>/report.md (`make demo`)
     <!-- bench:begin --> … <!-- bench:end -->       bench/results/bench.md (`make bench`)
 
-    python -m utils.readme results checkpoint/synthetic_quick/report.md
-    python -m utils.readme bench bench/results/bench.md
+    python -m utils.study.readme results checkpoint/synthetic_quick/report.md
+    python -m utils.study.readme bench bench/results/bench.md
 
 Only the text between the markers changes. Figures (links into the git-ignored checkpoint folder)
 are left out and section headings move one level down to nest under the README's own heading.

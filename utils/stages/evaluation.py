@@ -14,9 +14,10 @@ from dataloader.h36m import ACTIONS, ROOT
 from dataloader.lifting_dataset import LiftingDataset
 from dataloader.loaders import make_loader
 from dataloader.sources import build_source
-from utils import downstream, layout
+from utils.stages import downstream
+from utils.engine import layout
 from utils.artifact import ArtifactError
-from utils.checkpoint import CheckpointError, load_checkpoint
+from utils.engine.checkpoint import CheckpointError, load_checkpoint
 from utils.metrics import action_wise_average, leave_one_out_calibration, mpjpe, p_mpjpe
 
 logger = logging.getLogger(__name__)

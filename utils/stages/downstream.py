@@ -2,7 +2,7 @@
 
 `main.py` and `get3Dprediction.py` stay thin by taking everything model-specific from here:
 a builder that maps the configuration to the model's official keyword arguments, the training and
-evaluation steps used by ``utils.training.fit``, and the learning-rate schedules of the papers.
+evaluation steps used by ``utils.engine.training.fit``, and the learning-rate schedules of the papers.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 A checkpoint holds everything needed to rebuild or resume: model, optimiser, scheduler, epoch,
 step, RNG states and the resolved configuration. A run folder holds two, both of the last finished
-epoch (``utils.training.fit``): ``last.pt``, the full state to resume from, and ``model.pt``, the same
+epoch (``utils.engine.training.fit``): ``last.pt``, the full state to resume from, and ``model.pt``, the same
 without optimiser, scheduler and RNG states, which the prediction stages load. No checkpoint is
 chosen by a validation metric: validation runs on the test subjects. Files are written to a
 temporary name and renamed, so a crash never leaves a half-written ``last.pt``. Loading always uses
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from utils.runtime import unwrap
+from utils.engine.runtime import unwrap
 
 
 class CheckpointError(ValueError):

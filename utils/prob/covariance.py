@@ -330,7 +330,7 @@ def predicted_matrix(method: str, raw: torch.Tensor, dim: int, *, parameterisati
         if kind == "precision":
             return positive_definite_matrix(raw, dim, parameterisation, eps)
         if jacobian_gram is None:
-            raise ValueError("TIC needs jacobian_gram = G Gᵀ (B, D, D) from utils.tic.tic_terms")
+            raise ValueError("TIC needs jacobian_gram = G Gᵀ (B, D, D) from utils.prob.tic.tic_terms")
         k1, k2 = tic_scalars(raw, parameterisation)
         covariance = positive_definite_matrix(raw[:, :-2], dim, parameterisation, eps)
         covariance = covariance + k1[:, None, None] * jacobian_gram.to(covariance.dtype)

@@ -1,6 +1,6 @@
 """Metrics of a predicted Gaussian pose: TAC, log-likelihood, calibration, per-joint aggregation.
 
-TAC, Task Agnostic Correlations (TIC-TAC, ICML 2024, Algorithm 2; TT ``utils/tic.py:
+TAC, Task Agnostic Correlations (TIC-TAC, ICML 2024, Algorithm 2; TT ``utils/prob/tic.py:
 calculate_tac_per_sample``): condition the predicted Gaussian N(μ, Σ) on the ground truth of every other
 joint and measure the 2-D Euclidean error of the conditional mean of joint i. With r = y − μ, Λ = Σ⁻¹ and
 a = {2i, 2i+1}: y_a − μ_{a|b} = Λ_aa⁻¹ (Λ r)_a, so TAC_i = ‖Λ_aa⁻¹ (Λ r)_a‖₂ (one D×D Cholesky and J 2×2
@@ -19,7 +19,7 @@ from typing import Sequence
 
 import torch
 
-from utils.covariance import keep_block, coordinate_mask
+from utils.prob.covariance import keep_block, coordinate_mask
 
 
 def _float64(*tensors: torch.Tensor | None) -> tuple:
@@ -38,7 +38,7 @@ def _cholesky_or_raise(matrix: torch.Tensor, name: str) -> torch.Tensor:
     if bool((info > 0).any()):
         frame = int((info > 0).nonzero()[0, 0])
         raise ValueError(f"{name}: frame {frame} is not positive definite; check it with "
-                         f"utils.covariance.validate_covariance or repair it with make_spd")
+                         f"utils.prob.covariance.validate_covariance or repair it with make_spd")
     return factor
 
 
@@ -112,7 +112,7 @@ def _finish_tac(blocks: torch.Tensor, projected: torch.Tensor, visible: torch.Te
     if bool(bad.any()):
         frame = int(bad.any(-1).nonzero()[0, 0])
         raise ValueError(f"tac: frame {frame} gives a non-finite TAC (non-finite mean, target or matrix); check "
-                         f"it with utils.covariance.validate_covariance")
+                         f"it with utils.prob.covariance.validate_covariance")
     return _nan_hidden(error, visible)
 
 
