@@ -20,6 +20,7 @@ by hand. A run is skipped when its output is newer than its inputs (--force redo
 """
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
@@ -27,8 +28,6 @@ import time
 
 from config import load_config, split_argv
 from dataloader.reader import DataError, load_human36m
-from get3Dprediction import main as evaluate_main
-from main import main as train_main
 from utils.engine.cli import call, run
 from utils.study.baselines import compute_baselines
 from utils.study.comparison import BASELINES_FILE, collect_tables, matched_noise, planned_runs, read_baselines
@@ -37,14 +36,17 @@ logger = logging.getLogger("compare")
 
 
 def execute(commands: list[tuple[str, list[str]]], overrides: list[str], config_file) -> None:
-    """Run each stage in this process (importing torch once instead of ~50 times), as if typed by hand."""
+    """Run each stage in this process (importing torch once instead of ~50 times), as if typed by hand.
+
+    A stage script is loaded by its file name when its first command comes, as `python script.py` would;
+    nothing in the package imports a stage script.
+    """
     extra = ([f"--config={config_file}"] if config_file else []) + overrides
-    stages = {"main.py": train_main, "get3Dprediction.py": evaluate_main}
     for i, (script, args) in enumerate(commands, 1):
         argv = [*args, *extra]
         logger.info("[%d/%d] python %s %s", i, len(commands), script, " ".join(argv))
         started = time.perf_counter()
-        if call(stages[script], argv) != 0:
+        if call(importlib.import_module(script.removesuffix(".py")).main, argv) != 0:
             raise SystemExit(f"error: `python {script} {' '.join(argv)}` failed; fix it and re-run compare.py")
         logger.info("    done in %.0f s", time.perf_counter() - started)
 

@@ -31,10 +31,6 @@ from utils.codecs.heatmap import decode_heatmaps
 logger = logging.getLogger("get2Dpredictions")
 
 
-def prediction_subjects(cfg) -> list[str]:
-    return list(cfg.predict.subjects) or list(cfg.data.train_subjects) + list(cfg.data.test_subjects)
-
-
 @torch.no_grad()
 def main(argv):
     cfg, _, device = setup(argv)
@@ -52,7 +48,7 @@ def main(argv):
     model.load_state_dict(ckpt["model"])
     model = model.to(device).eval()
 
-    data = load_human36m(cfg.data_root, cfg.data.frame_template, subjects=prediction_subjects(cfg),
+    data = load_human36m(cfg.data_root, cfg.data.frame_template, subjects=estimator.prediction_subjects(cfg),
                          actions=cfg.data.actions or None)
     keys = data.sequences()
     dataset = FrameCropDataset(data, keys, cfg.data.cameras, 1, model.input_size,

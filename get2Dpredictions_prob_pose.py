@@ -21,7 +21,6 @@ from tqdm import tqdm
 from dataloader.crop_dataset import FrameCropDataset, normalise_images
 from dataloader.loaders import make_loader
 from dataloader.reader import load_human36m
-from get2Dpredictions import prediction_subjects
 from utils.stages import estimator, prob_estimator
 from utils.engine import layout, runtime
 from utils.artifact import save_artifact
@@ -51,7 +50,7 @@ def main(argv):
     model = method_set.models[method].to(device).eval()
     pose = model.pose_model
 
-    data = load_human36m(cfg.data_root, cfg.data.frame_template, subjects=prediction_subjects(cfg),
+    data = load_human36m(cfg.data_root, cfg.data.frame_template, subjects=estimator.prediction_subjects(cfg),
                          actions=cfg.data.actions or None)
     keys = data.sequences()
     dataset = FrameCropDataset(data, keys, cfg.data.cameras, 1, pose.input_size,

@@ -18,34 +18,14 @@ import logging
 import torch
 
 from config import MODELS_2D, to_dict
-from dataloader.crop_dataset import FrameCropDataset
 from dataloader.loaders import make_loader
-from dataloader.reader import DataError, load_human36m
+from dataloader.reader import load_human36m
 from utils.stages import estimator
 from utils.engine import layout, runtime
 from utils.engine.cli import run, setup
 from utils.engine.training import Trainer, fit
 
 logger = logging.getLogger("train2D")
-
-
-def build_datasets(cfg, data, model, seed):
-    """Training and validation crops; refuses a missing frame image up front, naming the first."""
-    keys = data.sequences(subjects=list(cfg.data.train_subjects) + list(cfg.data.test_subjects))
-    missing = data.check_frames(keys, cfg.data.cameras, cfg.data.frame_stride)
-    if missing is not None:
-        raise DataError(f"frame image {missing} is missing; extract the frames (python -m dataloader extract) "
-                        f"or regenerate the synthetic data (make data)")
-    c = cfg.pose2d
-    common = dict(input_size=model.input_size, heatmap_size=model.heatmap_size, sigma=c.sigma, margin=c.box_margin,
-                  reduced_decode=cfg.data.reduced_decode, box_source=cfg.data.box_source,
-                  detections=cfg.detections_path)
-    train_set = FrameCropDataset(data, data.sequences(subjects=cfg.data.train_subjects), cfg.data.cameras,
-                                 cfg.data.frame_stride, augment=True, rotation=c.rotation, scale=c.scale,
-                                 flip_prob=c.flip_prob, max_items=c.max_train_items, seed=seed, **common)
-    val_set = FrameCropDataset(data, data.sequences(subjects=cfg.data.test_subjects), cfg.data.cameras,
-                               cfg.data.frame_stride, max_items=c.max_val_items, seed=seed, **common)
-    return train_set, val_set
 
 
 def main(argv):
@@ -59,7 +39,7 @@ def main(argv):
                          subjects=list(cfg.data.train_subjects) + list(cfg.data.test_subjects),
                          actions=cfg.data.actions or None)
     model, kwargs = estimator.build_estimator(cfg, name)
-    train_set, val_set = build_datasets(cfg, data, model, cfg.seed)
+    train_set, val_set = estimator.build_datasets(cfg, data, model, cfg.seed)
     c = cfg.pose2d
     train_loader = make_loader(train_set, batch_size=c.batch_size, shuffle=True, num_workers=cfg.data.num_workers,
                                seed=cfg.seed, drop_last=True, device=device)

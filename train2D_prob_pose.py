@@ -21,7 +21,6 @@ import torch
 from config import PROB_METHODS, to_dict
 from dataloader.loaders import make_loader
 from dataloader.reader import load_human36m
-from train2D import build_datasets
 from utils.stages import estimator, prob_estimator
 from utils.engine import layout, runtime
 from utils.engine.cli import run, setup
@@ -46,7 +45,7 @@ def main(argv):
         estimator.load_pose_weights(pose_model, pose_kwargs, init)
         estimator.scale_heatmap_output(pose_model, c.heatmap_peak)  # peak-1 heatmaps → TIC-TAC's peak
         logger.info("pose network initialised from %s, heatmaps scaled ×%g to prob.heatmap_peak", init, c.heatmap_peak)
-    train_set, val_set = build_datasets(cfg, data, pose_model, cfg.seed)
+    train_set, val_set = estimator.build_datasets(cfg, data, pose_model, cfg.seed)
     kwargs = {"pose": pose_kwargs, "methods": [m for m in PROB_METHODS if m in c.methods],
               "heads": prob_estimator.model_kwargs(cfg)}
     model = prob_estimator.build_method_set(pose_model, kwargs["methods"], kwargs["heads"]).to(device)

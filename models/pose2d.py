@@ -12,24 +12,16 @@ Every model built by :func:`build_pose_model` exposes
 ViTPose: S = 1, ``encode`` = backbone, ``decode`` = keypoint head. Hourglass: ``features`` = the last
 stack's hourglass output, ``decode`` = that stack's ``features`` and ``outs``, the intermediate heatmaps
 are the predictions of the earlier stacks.
-
-This module also holds the checkpoint-reading helpers shared by the official-weight converters.
 """
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
-import torch
 import torch.nn as nn
 
 from models.stacked_hourglass import HOURGLASS_PRESETS, PoseNet
 from models.vit_pose import VITPOSE_PRESETS, ViTPose
-
-logger = logging.getLogger(__name__)
-
 
 def build_vitpose(preset: str, num_joints: int, **overrides) -> ViTPose:
     """A :class:`ViTPose` from a ``VITPOSE_PRESETS`` entry, with keyword overrides (e.g. ``head='simple'``)."""
@@ -72,72 +64,3 @@ def _resolve(family: str, presets: Mapping[str, dict], preset: str, cls: type, *
     if unknown:
         raise TypeError(f"unknown {family} argument(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
     return {**presets[preset], **kwargs}
-
-
-# --- checkpoints of the official implementations ----------------------------------------------
-
-_WRAPPERS = ("state_dict", "model", "module")
-
-
-def read_checkpoint(path_or_state_dict: str | Path | Mapping[str, torch.Tensor], *,
-                    strip_prefixes: tuple[str, ...] = ()) -> tuple[dict[str, torch.Tensor], str]:
-    """Read a checkpoint file (``weights_only=True``) or take a dict; unwrap and strip key prefixes.
-
-    A ``state_dict`` / ``model`` / ``module`` entry holding a dict is unwrapped (mmcv and DataParallel-era
-    files); the first of ``strip_prefixes`` that every key starts with is removed from all keys.
-
-    Returns:
-        (state dict name → tensor, a name of the source for messages).
-    """
-    if isinstance(path_or_state_dict, Mapping):
-        checkpoint, source = path_or_state_dict, "<state dict>"
-    else:
-        path = Path(path_or_state_dict)
-        source = str(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint {path} does not exist; check the path (download the official "
-                                    f"weights first)")
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # truncated zip, not a torch file, disallowed pickled objects…
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ValueError(f"cannot read checkpoint {path}: {reason[:200]}; the file is truncated or corrupt "
-                             f"(download it again), or holds non-tensor objects (re-save its state_dict with "
-                             f"torch.save)") from error
-    for _ in range(2):  # at most two wrapper levels, e.g. {'model': {'state_dict': …}}
-        wrapper = next((w for w in _WRAPPERS if isinstance(checkpoint, Mapping)
-                        and isinstance(checkpoint.get(w), Mapping)), None)
-        if wrapper is None:
-            break
-        checkpoint = checkpoint[wrapper]
-    if not isinstance(checkpoint, Mapping) or not checkpoint:
-        raise ValueError(f"checkpoint {source} holds no state dict (expected a dict of tensors, possibly under "
-                         f"one of {', '.join(_WRAPPERS)})")
-    bad = next((k for k, v in checkpoint.items() if not isinstance(v, torch.Tensor)), None)
-    if bad is not None:
-        raise ValueError(f"checkpoint {source}: entry {bad!r} is a {type(checkpoint[bad]).__name__}, not a tensor; "
-                         f"expected a state dict, possibly under one of {', '.join(_WRAPPERS)}")
-    state_dict = dict(checkpoint)
-    for prefix in strip_prefixes:
-        if all(k.startswith(prefix) for k in state_dict):
-            state_dict = {k[len(prefix):]: v for k, v in state_dict.items()}
-            break
-    return state_dict, source
-
-
-def load_state_dict_strict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, source: str,
-                           hint: str = "", shown: int = 3) -> None:
-    """``model.load_state_dict(state_dict, strict=True)`` with a one-line error naming the first missing,
-    unexpected and mis-shaped keys (and ``hint``, the likely architectural cause)."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    shapes = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}"
-              for k in own if k in state_dict and state_dict[k].shape != own[k].shape]
-    if missing or unexpected or shapes:
-        parts = [f"{len(keys)} {what} (first: {', '.join(keys[:shown])})"
-                 for what, keys in (("missing keys", missing), ("unexpected keys", unexpected),
-                                    ("keys of another shape, checkpoint vs model", shapes)) if keys]
-        raise ValueError(f"checkpoint {source} does not fit {type(model).__name__}: "
-                         f"{hint + '; ' if hint else ''}{'; '.join(parts)}")
-    model.load_state_dict(state_dict, strict=True)

@@ -78,7 +78,7 @@ def test_vitpose_beats_mean_pose_on_its_training_frames(tiny_root, tiny_data, tm
     0.41–0.47 × the baseline (12.0–13.6 px against 28.2–29.1 px); with the quick profile's cosine schedule
     0.69–0.71, hence the constant rate. Trained on all-zero heatmaps: far above 1.
     """
-    from train2D import build_datasets
+    from utils.stages.estimator import build_datasets
     from utils.stages import estimator
     from utils.study.baselines import pose2d_baselines
 
@@ -123,7 +123,7 @@ def test_tictac_covariance_beats_best_constant_covariance_held_out(tiny_root, ti
     covariance fitted to the wrong target is overconfident at the true one and falls below the oracle.
     """
     from dataloader.crop_dataset import normalise_images
-    from train2D import build_datasets
+    from utils.stages.estimator import build_datasets
     from utils.stages import estimator, prob_estimator
     from utils.codecs.crop import apply_affine
     from utils.prob.tac import log_likelihood

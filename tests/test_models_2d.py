@@ -214,9 +214,9 @@ def test_unreadable_checkpoint_gives_a_clear_error(tmp_path, content):
     torch.save({"state_dict": model.state_dict()}, path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2] if content == "truncated" else b"not a checkpoint at all")
-    with pytest.raises(ValueError, match=r"cannot read checkpoint .*broken\.pth.*truncated or corrupt"):
+    with pytest.raises(ValueError, match=r"cannot read ViTPose checkpoint .*broken\.pth.*truncated or corrupt"):
         load_official_vitpose(model, path)
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="Stacked Hourglass checkpoint .*missing.pt not found"):
         load_official_hourglass(build_pose_model("Hourglass", "tiny", NUM_JOINTS), tmp_path / "missing.pt")
 
 

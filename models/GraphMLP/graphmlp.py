@@ -22,6 +22,7 @@ from einops import rearrange
 from timm.layers import DropPath, Mlp
 
 from dataloader.h36m import NUM_JOINTS, PARENTS
+from models._checkpoint import read_checkpoint
 from models.GraphMLP.graph import spatial_adjacency
 
 logger = logging.getLogger(__name__)
@@ -172,22 +173,6 @@ class GraphMLP(nn.Module):
         return rearrange(x, "b j c -> b 1 j c")  # (B, 1, J, 3)
 
 
-def _read_state_dict(path_or_sd: str | Path | Mapping[str, torch.Tensor]) -> tuple[dict, str]:
-    """A plain state_dict from a file (weights_only) or a mapping, with any DataParallel ``module.`` prefix removed."""
-    if isinstance(path_or_sd, Mapping):
-        state_dict, origin = dict(path_or_sd), "state_dict"
-    else:
-        path = Path(path_or_sd)
-        if not path.is_file():
-            raise FileNotFoundError(f"GraphMLP checkpoint {path} not found; download the official weights "
-                                    f"(Vegetebird/GraphMLP README) or check the path")
-        state_dict, origin = torch.load(path, map_location="cpu", weights_only=True), str(path)
-    if not isinstance(state_dict, Mapping) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
-        raise ValueError(f"{origin} is not a plain state_dict (name → tensor); framework checkpoints load "
-                         f"through utils.engine.checkpoint.load_checkpoint, not load_official_graphmlp")
-    return {k.removeprefix("module."): v for k, v in state_dict.items()}, origin
-
-
 def load_official_graphmlp(model: GraphMLP, path_or_sd: str | Path | Mapping[str, torch.Tensor]) -> GraphMLP:
     """Load an official (or the original study's DataParallel) GraphMLP state_dict into `model`, strictly.
 
@@ -195,7 +180,8 @@ def load_official_graphmlp(model: GraphMLP, path_or_sd: str | Path | Mapping[str
     model, then ``load_state_dict(strict=True)``. Raises ValueError with one line naming what differs.
     Returns `model`.
     """
-    state_dict, origin = _read_state_dict(path_or_sd)
+    state_dict, origin = read_checkpoint(path_or_sd, family="GraphMLP", strip_prefixes=("module.",), wrappers=(),
+                                         download="download the official weights: Vegetebird/GraphMLP README")
     embedding = state_dict.get("embedding.weight")
     if embedding is not None and embedding.shape[1] != 2 * model.frames:
         raise ValueError(f"{origin}: checkpoint was trained with frames={embedding.shape[1] // 2}, model has "

@@ -25,6 +25,7 @@ from einops import rearrange
 from timm.layers import DropPath, Mlp, trunc_normal_
 
 from dataloader.h36m import ACTIONS
+from models._checkpoint import read_checkpoint
 from models.SkateFormer.partition import NUM_POINTS as H36M_NUM_POINTS, skate_type_sizes
 
 logger = logging.getLogger(__name__)
@@ -406,18 +407,8 @@ def load_official_skateformer(model: SkateFormer,
     Strips a ``module.`` prefix; raises ValueError with one line listing missing/unexpected keys or shape
     mismatches (with the constructor argument that explains them). Returns `model`.
     """
-    if isinstance(path_or_sd, Mapping):
-        state_dict, origin = dict(path_or_sd), "state_dict"
-    else:
-        path = Path(path_or_sd)
-        if not path.is_file():
-            raise FileNotFoundError(f"SkateFormer checkpoint {path} not found; unpack the official pretrained.zip "
-                                    f"(KAIST-VICLab/SkateFormer README) or check the path")
-        state_dict, origin = torch.load(path, map_location="cpu", weights_only=True), str(path)
-    if not isinstance(state_dict, Mapping) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
-        raise ValueError(f"{origin} is not a plain state_dict (name → tensor); framework checkpoints load "
-                         f"through utils.engine.checkpoint.load_checkpoint, not load_official_skateformer")
-    state_dict = {k.removeprefix("module."): v for k, v in state_dict.items()}
+    state_dict, origin = read_checkpoint(path_or_sd, family="SkateFormer", strip_prefixes=("module.",), wrappers=(),
+                                         download="unpack the official pretrained.zip: KAIST-VICLab/SkateFormer README")
     own = model.state_dict()
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))

@@ -21,6 +21,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from models._checkpoint import load_state_dict_strict, read_checkpoint
+
 logger = logging.getLogger(__name__)
 
 HOURGLASS_PRESETS: dict[str, dict] = {
@@ -251,9 +253,9 @@ def load_official_hourglass(model: PoseNet,
         ValueError: unreadable file or a checkpoint of another architecture (stacks, channels, joints),
             with a one-line message naming the file and the first offending keys.
     """
-    from models.pose2d import load_state_dict_strict, read_checkpoint
-
-    state_dict, source = read_checkpoint(path_or_state_dict, strip_prefixes=("model.module.", "module.", "model."))
+    state_dict, source = read_checkpoint(path_or_state_dict, family="Stacked Hourglass",
+                                         strip_prefixes=("model.module.", "module.", "model."),
+                                         download="download the official weights: princeton-vl/pytorch_stacked_hourglass README")
     load_state_dict_strict(model, state_dict, source=source, hint=_mismatch_hint(state_dict, model))
     logger.info("loaded Stacked Hourglass weights from %s", source)
     return model

@@ -23,6 +23,8 @@ import torch.nn as nn
 from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 
+from models._checkpoint import load_state_dict_strict, read_checkpoint
+
 from .head import TopdownHeatmapSimpleHead
 
 logger = logging.getLogger(__name__)
@@ -225,9 +227,8 @@ def load_official_vitpose(model: ViTPose, path_or_state_dict: str | Path | Mappi
         ValueError: unreadable file or a checkpoint of another architecture (joint count, size, head type),
             with a one-line message naming the file and the first offending keys.
     """
-    from models.pose2d import load_state_dict_strict, read_checkpoint
-
-    state_dict, source = read_checkpoint(path_or_state_dict, strip_prefixes=("module.",))
+    state_dict, source = read_checkpoint(path_or_state_dict, family="ViTPose", strip_prefixes=("module.",),
+                                         download="download the official weights: ViTAE-Transformer/ViTPose README")
     state_dict = {k: v for k, v in state_dict.items()
                   if k not in _EXTRA_KEYS and not k.startswith(_EXTRA_PREFIXES)}
     if backbone_only:

@@ -9,8 +9,9 @@ import re
 import numpy as np
 import torch
 
-from dataloader.crop_dataset import normalise_images
+from dataloader.crop_dataset import FrameCropDataset, normalise_images
 from dataloader.h36m import FLIP_PERMUTATION, NUM_JOINTS
+from dataloader.reader import DataError
 from models.pose2d import build_pose_model
 from utils.codecs.crop import apply_affine, invert_affine
 from utils.codecs.heatmap import decode_heatmaps, flip_heatmaps
@@ -19,6 +20,30 @@ from utils.metrics import ap50_study, mean_joint_error_2d, pck
 
 def preset_of(cfg, name: str) -> str:
     return cfg.pose2d.vitpose_preset if name == "ViTPose" else cfg.pose2d.hourglass_preset
+
+
+def build_datasets(cfg, data, model, seed):
+    """Training and validation crops; refuses a missing frame image up front, naming the first."""
+    keys = data.sequences(subjects=list(cfg.data.train_subjects) + list(cfg.data.test_subjects))
+    missing = data.check_frames(keys, cfg.data.cameras, cfg.data.frame_stride)
+    if missing is not None:
+        raise DataError(f"frame image {missing} is missing; extract the frames (python -m dataloader extract) "
+                        f"or regenerate the synthetic data (make data)")
+    c = cfg.pose2d
+    common = dict(input_size=model.input_size, heatmap_size=model.heatmap_size, sigma=c.sigma, margin=c.box_margin,
+                  reduced_decode=cfg.data.reduced_decode, box_source=cfg.data.box_source,
+                  detections=cfg.detections_path)
+    train_set = FrameCropDataset(data, data.sequences(subjects=cfg.data.train_subjects), cfg.data.cameras,
+                                 cfg.data.frame_stride, augment=True, rotation=c.rotation, scale=c.scale,
+                                 flip_prob=c.flip_prob, max_items=c.max_train_items, seed=seed, **common)
+    val_set = FrameCropDataset(data, data.sequences(subjects=cfg.data.test_subjects), cfg.data.cameras,
+                               cfg.data.frame_stride, max_items=c.max_val_items, seed=seed, **common)
+    return train_set, val_set
+
+
+def prediction_subjects(cfg) -> list[str]:
+    """The subjects the prediction stages run on: `predict.subjects`, or every training and test subject."""
+    return list(cfg.predict.subjects) or list(cfg.data.train_subjects) + list(cfg.data.test_subjects)
 
 
 def build_estimator(cfg, name: str):
