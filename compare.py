@@ -87,4 +87,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, reads=("model_3D_prediction", "data", "runtime", "lifting", "action", "evaluate", "compare"),
+        flags={"collect-only": "only tabulate the evaluations that exist",
+               "force": "redo the runs whose outputs are up to date"})

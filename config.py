@@ -423,3 +423,27 @@ def split_argv(argv: list[str]) -> tuple[str | None, list[str], set[str]]:
         else:
             overrides.append(arg)
     return config_file, overrides, flags
+
+
+def key_comments(path: str | Path = DEFAULT_CONFIG_FILE) -> dict[str, str]:
+    """The one-line comment of every key in configuration.yml, by dotted key: {'pose2d.sigma': 'Gaussian …'}.
+
+    A section line's own comment (``pose2d:  # train2D.py …``) is kept under the section's name.
+    """
+    comments: dict[str, str] = {}
+    sections: list[tuple[int, str]] = []  # (indent, name) of the open sections
+    for line in Path(path).read_text().splitlines():
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#") or ":" not in stripped:
+            continue
+        indent = len(line) - len(stripped)
+        while sections and sections[-1][0] >= indent:
+            sections.pop()
+        key, rest = stripped.split(":", 1)
+        value, _, comment = rest.partition(" #")
+        name = ".".join([s for _, s in sections] + [key.strip()])
+        if comment.strip():
+            comments[name] = comment.strip()
+        if not value.strip():
+            sections.append((indent, key.strip()))
+    return comments

@@ -80,4 +80,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, reads=("model_2D_prediction", "data", "runtime", "pose2d", "predict"))

@@ -104,4 +104,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, reads=("model_2D_prediction", "model_3D_prediction", "noise_std", "resume", "data", "runtime", "lifting", "action"))

@@ -94,4 +94,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, reads=None, flags={"force": "redo every stage"})  # every key: the study runs every stage

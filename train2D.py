@@ -65,4 +65,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, reads=("model_2D_prediction", "resume", "data", "runtime", "pose2d", "predict"))

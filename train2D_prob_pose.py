@@ -78,4 +78,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, reads=("model_prob_pose", "resume", "data", "runtime", "pose2d", "prob", "predict"))

@@ -108,4 +108,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, reads=("model_prob_pose", "data", "prob", "vis"))

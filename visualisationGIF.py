@@ -136,4 +136,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, reads=("model_2D_prediction", "model_2D_dataset", "model_3D_prediction", "noise_std", "data", "vis"))
