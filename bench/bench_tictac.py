@@ -1,9 +1,9 @@
 """Benchmarks of the TIC-TAC machinery: vectorised implementations against the per-sample loops they replace.
 
-- ``bench_tac``: closed-form TAC (one Cholesky per sample, J 2×2 solves) vs the TT per-joint loop (one
+- ``bench_tac``: closed-form TAC (one Cholesky per sample, J 2×2 solves) vs the official TIC-TAC per-joint loop (one
   (D−2)×(D−2) inverse per joint and sample), J = NUM_JOINTS. Goal ≥ 100× at N = 1024.
 - ``bench_tic``: G Gᵀ for a batch with one ``vmap(jacrev)`` call vs one Jacobian call per sample (the
-  study's loop), through a ViTPose-style decoder (TT: 2 deconvolutions to 64×64, 1×1 conv to J maps)
+  study's loop), through a ViTPose-style decoder (official TIC-TAC: 2 deconvolutions to 64×64, 1×1 conv to J maps)
   behind the TIC bottleneck. Goal ≥ 10×.
 
 Each returns {name, baseline_s, fast_s, ratio, max_abs_diff, device}; times are the median of ``repeats``
@@ -86,7 +86,7 @@ def bench_tic(batch: int = 32, channels: int = 64, feature_size: tuple[int, int]
               chunk_size: int | None = None, repeats: int = 3, seed: int = 0) -> dict:
     """Batched G Gᵀ (vmap over the batch) vs a per-sample loop of Jacobian calls, float32, eval mode.
 
-    Defaults are TT's ViTPose decoder: 16×16×64 features, two 64-filter deconvolutions, 64×64 heatmaps.
+    Defaults are official TIC-TAC's ViTPose decoder: 16×16×64 features, two 64-filter deconvolutions, 64×64 heatmaps.
     """
     dev = torch.device(device)
     torch.manual_seed(seed)
@@ -115,7 +115,7 @@ if __name__ == "__main__":
     parser.add_argument("--tic-batch", type=int, default=32)
     args = parser.parse_args()
     rows = [bench_tac(args.tac_n, args.device),
-            bench_tic(args.tic_batch, device=args.device),  # TT ViTPose decoder
+            bench_tic(args.tic_batch, device=args.device),  # official TIC-TAC ViTPose decoder
             bench_tic(args.tic_batch, feature_size=(8, 6), deconv_filters=(32, 32), device=args.device)]  # tiny
     print(f"{'benchmark':<62} {'baseline s':>11} {'fast s':>10} {'ratio':>8} {'max |diff|':>11}")
     for row in rows:

@@ -1,7 +1,7 @@
 """Camera geometry for Human3.6M: world ↔ camera frames, projection with distortion, screen
 normalisation.
 
-Conventions (shared/reference/human36m.md §3): the world frame is metric with z up; the camera
+Conventions (``facebookresearch/VideoPose3D: common/camera.py``, ``common/h36m_dataset.py``): the world frame is metric with z up; the camera
 frame is x right, y down, z forward; a camera stores the camera→world quaternion q = (w, x, y, z)
 and its centre t in world metres, so X_cam = R(q)⁻¹ (X_world − t). The projection is
 VideoPose3D's reimplementation of the official MATLAB model (not OpenCV's).

@@ -3,7 +3,8 @@
 Joint order, names, parents and left/right pairs of the 17-joint layout used by VideoPose3D,
 GraphMLP and mmpose; the 32 → 17 selection; the 15 actions with their canonical names; the
 subjects and the research split; the four cameras (from ``h36m_cameras.json``, the public
-VideoPose3D numbers). Facts: ``shared/reference/human36m.md``.
+VideoPose3D numbers). Sources: ``facebookresearch/VideoPose3D: common/h36m_dataset.py``, ``common/skeleton.py``;
+``anibali/h36m-fetch: metadata.xml`` (the 32-joint skeleton, sequence names).
 """
 from __future__ import annotations
 

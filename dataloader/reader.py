@@ -1,6 +1,6 @@
 """Read a Human3.6M data root in the real layout: VideoPose3D npz files plus extracted frames.
 
-Layout (shared/reference/human36m.md §4, §5):
+Layout (``facebookresearch/VideoPose3D: DATASETS.md``, ``data/prepare_data_h36m.py``):
 
     ROOT/data_3d_h36m.npz          positions_3d: subject → sequence → (N, 32, 3) world metres
     ROOT/data_2d_h36m_gt.npz       positions_2d: subject → sequence → 4 × (N2, 17, 2) pixels; metadata

@@ -1,7 +1,7 @@
 """utils/prob/covariance.py: parameterisations, the six method losses, visibility marginals, checks, sampling.
 
 Expected values are written out directly (explicit inverse and determinant in float64), independently of
-the Cholesky code under test. The dense parameterisation with ε = 0 also equals TT ``loss.py`` (checked side
+the Cholesky code under test. The dense parameterisation with ε = 0 also equals official TIC-TAC ``loss.py`` (checked side
 by side against the official functions during development: differences ≤ 6e-11 relative).
 """
 import math
@@ -32,7 +32,7 @@ def data():
 
 
 def test_num_raw_outputs():
-    # cholesky: D(D+1)/2 = 21 for D = 6; dense: D² = 36; TIC adds k1, k2; TT's width for J = 17 is 34² + 2
+    # cholesky: D(D+1)/2 = 21 for D = 6; dense: D² = 36; TIC adds k1, k2; official TIC-TAC's width for J = 17 is 34² + 2
     assert [num_raw_outputs(m, D) for m in METHODS] == [0, 6, 6, 21, 21, 23]
     assert [num_raw_outputs(m, D, "dense") for m in METHODS] == [0, 6, 6, 36, 36, 38]
     assert num_raw_outputs("TIC", 34, "dense") == 1158
@@ -116,14 +116,14 @@ def test_tic_matrix_is_k1_ggt_plus_k2_t_plus_psd(data):
     raw = torch.randn(B, num_raw_outputs("TIC", D, "dense"), generator=g, dtype=torch.float64)
     gram, hess = _random_spd(B, D, g), _random_spd(B, D, g)
     m = raw[:, :D * D].reshape(B, D, D)
-    k1, k2 = raw[:, -2] ** 2, raw[:, -1] ** 2  # TT: epsilon = matrix[:, -2:] ** 2
+    k1, k2 = raw[:, -2] ** 2, raw[:, -1] ** 2  # official TIC-TAC: epsilon = matrix[:, -2:] ** 2
     expected = k1[:, None, None] * gram + k2[:, None, None] * hess + m @ m.mT
     got = predicted_matrix("TIC", raw, D, parameterisation="dense", eps=0.0, jacobian_gram=gram, hessian_gram=hess)
     torch.testing.assert_close(got, expected)
 
 
 def test_precision_marginal_is_not_the_precision_sub_block(data):
-    # the study's bug #10: Λ_vv is the conditional precision; the right marginal precision is inv((Λ⁻¹)_vv)
+    # the original study's utils/loss.py subsets the precision: Λ_vv is the conditional precision; the right marginal precision is inv((Λ⁻¹)_vv)
     mean, target, visible, g = data
     precision = _random_spd(B, D, g)
     keep = visible[1].repeat_interleave(2)

@@ -1,6 +1,7 @@
 """ViTPose and Stacked Hourglass: official key layout, checkpoint loading, presets, the 2D interface.
 
-The official key sets are rebuilt here from the architecture tables of ``shared/reference/models.md``
+The official key sets are rebuilt here from the official architectures (``ViTAE-Transformer/ViTPose: mmpose/models/backbones/vit.py``,
+``princeton-vl/pytorch_stacked_hourglass: models/posenet.py``)
 (not from our modules), so a renamed or reshaped parameter fails the strict-load tests.
 """
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """GraphMLP and SkateFormer: graph, presets, shapes, parameter counts, strict loading of official key sets.
 
-Expected numbers are those of shared/reference/models.md (counted from the official code).
+Expected numbers are counted from the official code (``Vegetebird/GraphMLP: model/graphmlp.py``,
+``KAIST-VICLab/SkateFormer: model/SkateFormer.py``) and its released checkpoints.
 """
 import copy
 

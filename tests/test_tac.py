@@ -1,6 +1,6 @@
 """utils/prob/tac.py: closed-form TAC vs the per-joint loop, log-likelihood, calibration, aggregation.
 
-The loop reference follows TT ``calculate_tac_per_sample`` (explicit (D−2)×(D−2) inverse per joint); it was
+The loop reference follows official TIC-TAC ``calculate_tac_per_sample`` (explicit (D−2)×(D−2) inverse per joint); it was
 also compared side by side with the official function during development (difference 2e-14).
 """
 import math
@@ -161,7 +161,8 @@ def test_per_joint_average_skips_never_visible_joints():
     per_joint, mean = aggregate_per_joint(values)
     torch.testing.assert_close(per_joint[:2], torch.tensor([2.0, 2.0], dtype=torch.float64))
     assert math.isnan(float(per_joint[2]))
-    assert mean == pytest.approx(2.0)  # (2 + 2) / 2, not (2 + 2 + 0) / 3 as the study's bug #17
+    # (2 + 2) / 2, not (2 + 2 + 0) / 3 as the original study's mean, which counts never-kept joints as 0
+    assert mean == pytest.approx(2.0)
     meter = PerJointAverage(3)
     meter.update(values[:1])
     meter.update(values[1:], visible=torch.tensor([[False, True, True]]))

@@ -80,7 +80,7 @@ def test_derivatives_carry_no_gradient_unless_asked(setup):
         return torch.tanh(w @ latent)
 
     gram, _ = tic_terms(decode, z)
-    assert not gram.requires_grad  # TT semantics: no gradient into the pose net through G
+    assert not gram.requires_grad  # official TIC-TAC semantics: no gradient into the pose net through G
     gram, _ = tic_terms(decode, z, differentiable=True)
     gram.sum().backward()
     assert w.grad is not None and bool(torch.isfinite(w.grad).all())

@@ -1,6 +1,6 @@
 """Pose and action metrics: 3D lifting protocols, 2D keypoint accuracy, classification accuracy.
 
-3D (``shared/reference/models.md`` "Metrics for lifting"; ``facebookresearch/VideoPose3D: common/loss.py``):
+3D (``facebookresearch/VideoPose3D: common/loss.py``, ``run.py``; ``Vegetebird/GraphMLP: common/eval_cal.py``):
 poses are (..., J, 3), root-relative, in the units of the input (metres in the data files; multiply by
 1000 to report mm). Protocol 1 = MPJPE, Protocol 2 = P-MPJPE (per-frame similarity Procrustes),
 Protocol 3 = N-MPJPE (per-frame scale only), plus MPJVE (velocity). Per-action figures follow VideoPose3D:

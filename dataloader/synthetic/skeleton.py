@@ -7,7 +7,7 @@ relative to its parent's, so R_global(j) = R_global(parent) R_local(j) and
 p(j) = p(parent) + R_global(parent) offset(j). The world frame is that of the real data: metres,
 z up, floor at z = 0.
 
-The 32 joints follow shared/reference/human36m.md §2 (``dataloader.h36m.PARENTS_RAW``): Spine (11)
+The 32 joints follow the Human3.6M skeleton (``anibali/h36m-fetch: metadata.xml``; ``dataloader.h36m.PARENTS_RAW``): Spine (11)
 sits on the hips (0), both clavicles (16, 24) sit on the neck base (13), and the thumbs (20, 28)
 and wrist-end sites (23, 31) have zero-length bones, as in the ``metadata.xml`` template.
 """

@@ -1,8 +1,7 @@
 """The spatial adjacency of GraphMLP: the Human3.6M skeleton plus left/right links, split in 4 slices.
 
 Rebuilds ``Vegetebird/GraphMLP: model/block/graph_frames.py`` (``Graph('hm36_gt', 'spatial', pad=1)``,
-``max_hop=1``) from the skeleton declared in ``dataloader.h36m``. Facts: ``shared/reference/models.md``,
-section "17-joint skeleton and adjacency".
+``max_hop=1``) from the skeleton declared in ``dataloader.h36m``.
 
 - Â = I + bones + symmetric links (undirected), column-normalised: Ā[v, w] = Â[v, w] / Σ_u Â[u, w].
 - With d(j) the hop distance of joint j to the centre joint (Spine) along the bones, the slices are

@@ -2,7 +2,7 @@
 
 Li et al., "GraphMLP: A Graph MLP-Like Architecture for 3D Human Pose Estimation", Pattern Recognition 2025
 (arXiv:2206.06420). Official code: ``Vegetebird/GraphMLP: model/graphmlp.py``, ``model/block/mlp_gcn.py``,
-``model/block/graph_frames.py``. Facts: ``shared/reference/models.md``, section "GraphMLP".
+``model/block/graph_frames.py``; arguments and recipe: ``common/arguments.py``, ``main.py``.
 
 Module and parameter names are the official ones, so the released checkpoints load with ``strict=True``
 through :func:`load_official_graphmlp`. The adjacency ``A`` (4, J, J) is a frozen parameter shared by the

@@ -3,7 +3,8 @@
 SkateFormer's partitions group joints by position on the joint axis: type 1/3 take contiguous blocks of L
 joints ("neighbouring"), type 2/4 take joints at stride J/K ("distant"). They mean what the paper says only
 when the axis is ordered part-major, P parts of Q joints each, with L a multiple of Q and K = P
-(``shared/reference/models.md``, "Partitioning the 17 Human3.6M joints"). 17 is prime, so one pad slot is
+(derived from the partition functions of ``KAIST-VICLab/SkateFormer: model/SkateFormer.py`` and the NTU joint
+order of ``feeders/feeder_ntu.py``). 17 is prime, so one pad slot is
 added: 6 parts × 3 joints = 18, in the NTU order (right arm, left arm, right leg, left leg, trunk, head):
 
     RArm  [RShoulder, RElbow, RWrist]   LArm [LShoulder, LElbow, LWrist]

@@ -1,8 +1,8 @@
 """SkateFormer: skeletal-temporal transformer for skeleton action recognition.
 
 Do et al., "SkateFormer: Skeletal-Temporal Transformer for Human Action Recognition", ECCV 2024
-(arXiv:2403.09508). Official code: ``KAIST-VICLab/SkateFormer: model/SkateFormer.py``. Facts:
-``shared/reference/models.md``, section "SkateFormer".
+(arXiv:2403.09508). Official code: ``KAIST-VICLab/SkateFormer: model/SkateFormer.py``; training recipe and checkpoints:
+``config/train/*/*.yaml``, ``main.py`` and the repository README.
 
 Module and parameter names are the official ones, so released checkpoints load with ``strict=True`` through
 :func:`load_official_skateformer`. Each block mixes the joints × frames grid four ways at once: a learned

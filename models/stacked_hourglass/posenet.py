@@ -2,7 +2,7 @@
 
 Newell, Yang, Deng, "Stacked Hourglass Networks for Human Pose Estimation", ECCV 2016 (arXiv 1603.06937).
 Official PyTorch code: ``princeton-vl/pytorch_stacked_hourglass: models/posenet.py, models/layers.py``.
-Facts: ``shared/reference/models.md`` § Stacked Hourglass.
+Checkpoint format: ``train.py``; recipe: ``task/pose.py``.
 
 The module tree and parameter names are the official ones (``pre``, ``hgs``, ``features``, ``outs``,
 ``merge_features``, ``merge_preds``; ``Conv`` with ``.conv``/``.bn``; ``Residual`` with an always-built

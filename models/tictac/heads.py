@@ -3,7 +3,7 @@
 TIC-TAC (Shukla, Salzmann, Alahi, ICML 2024; https://github.com/vita-epfl/TIC-TAC
 ``HumanPose/code/models/auxiliary/AuxiliaryNet.py``, ``models/vit_pose/ViTPose.py``) and the visibility
 head of the study's fork (``Valen12Co/probabilistic_pose: code/models/joint_prediction/JointPrediction.py``).
-Facts: ``shared/reference/tictac.md`` §1, §4.
+Configuration: ``vita-epfl/TIC-TAC: HumanPose/code/config.py``, ``configuration.yml``.
 
 Shape legend: B batch, C feature channels, H×W feature map, p pooled size, Z latent size, J joints.
 """
@@ -34,18 +34,18 @@ class TICBottleneck(nn.Module):
     z = downscale(flatten(AdaptiveAvgPool(features, p))) and
     inject(features, z) = features + upsample(upscale_out(ReLU(upscale(z)).view(C, p, p))) (bilinear, to H×W).
 
-    TT's ViTPose has Conv2d(64, 64, k=16) down to 1×1 and ConvTranspose2d(64, 64, k=16) + ReLU back; pooling
+    Official TIC-TAC's ViTPose has Conv2d(64, 64, k=16) down to 1×1 and ConvTranspose2d(64, 64, k=16) + ReLU back; pooling
     and linear maps here work for any backbone (C, H, W). ``upscale_out`` is a 1×1 convolution initialised
     to zero, so a pretrained deterministic model keeps its exact outputs at the start (a zero-initialised
     Linear before the ReLU would never receive a gradient). Consequence: G = ∂μ/∂z is 0 at initialisation
     and the TIC covariance starts as its PSD term until ``upscale_out`` has learned.
 
-    With ``inject=False`` (the Hourglass, whose TIC latent is the bottom of its last hourglass, as TT) z is
+    With ``inject=False`` (the Hourglass, whose TIC latent is the bottom of its last hourglass, as official TIC-TAC) z is
     only the input of the covariance and visibility MLPs, and ``upscale``/``upscale_out`` are not built.
 
     Args:
         channels: C of the features the pose model's ``decode`` takes.
-        z_dim: Z (TT: 64).
+        z_dim: Z (official TIC-TAC: 64).
         pooled: p, side of the pooled map.
         inject: build the way back into the feature map (False: ``encode`` only).
     """
@@ -76,10 +76,10 @@ class TICBottleneck(nn.Module):
 
 
 class AuxCovarianceNet(nn.Module):
-    """TT ``AuxNet_ViTPose``: MLP z (B, Z) → raw covariance parameters (B, out_dim), ReLU between layers.
+    """Official TIC-TAC ``AuxNet_ViTPose``: MLP z (B, Z) → raw covariance parameters (B, out_dim), ReLU between layers.
 
-    TT: Linear 64→64→64→64→(D²+2) (``fc: [64, 64, 64, D²+2]``); ``pytorch_layers`` keeps TT's module name.
-    The input must be detached by the caller (TT: no covariance gradient reaches the backbone this way).
+    Official TIC-TAC: Linear 64→64→64→64→(D²+2) (``fc: [64, 64, 64, D²+2]``); ``pytorch_layers`` keeps official TIC-TAC's module name.
+    The input must be detached by the caller (official TIC-TAC: no covariance gradient reaches the backbone this way).
 
     Args:
         z_dim: Z. hidden: widths of the hidden layers. out_dim: width of the raw output

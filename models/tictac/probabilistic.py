@@ -3,14 +3,15 @@
 TIC-TAC (Shukla, Salzmann, Alahi, ICML 2024; https://github.com/vita-epfl/TIC-TAC ``HumanPose/code``).
 The mean is the soft-argmax of the pose model's heatmaps; an auxiliary MLP on the (detached) latent z
 predicts the raw covariance parameters of one method (``utils.prob.covariance.METHODS``). TIC adds
-k1·GGᵀ (+ k2·T) with G = ∂μ/∂(TIC latent) from ``utils.prob.tic``. The TIC latent is TT's for each backbone
+k1·GGᵀ (+ k2·T) with G = ∂μ/∂(TIC latent) from ``utils.prob.tic``. The TIC latent is official TIC-TAC's for each backbone
 (``HumanPose/code/utils/tic.py``): a pose model with ``encode_latent``/``decode_latent`` (the Stacked
 Hourglass) is differentiated from the bottom of its last hourglass through the whole up path, the skip
-branches held at their values (TT's ``_get_derivatives_hg`` drops them, so it differentiates a function
+branches held at their values (official TIC-TAC's ``_get_derivatives_hg`` drops them, so it differentiates a function
 the network does not compute); any other (ViTPose) from a bottleneck z injected before its decoder, as
-TT's ViTPose. Facts: ``shared/reference/tictac.md``.
+official TIC-TAC's ViTPose (``vita-epfl/TIC-TAC: HumanPose/code/utils/tic.py``, ``_get_derivatives_hg``,
+``_get_derivatives_vitpose``; ``models/vit_pose/ViTPose.py``).
 
-One model per method: TT trains every method on its own deep copy of the pose network, so the training
+One model per method: official TIC-TAC trains every method on its own deep copy of the pose network, so the training
 script builds one ``ProbabilisticPoseModel`` per name in its ``methods`` list.
 
 Shape legend: B batch, C feature channels, J joints, D = 2J, h×w heatmap, S stacks, Z latent size.
@@ -55,18 +56,18 @@ class ProbabilisticPoseModel(nn.Module):
             heatmaps (B, S−1, J, h, w))``, ``decode(features) -> heatmaps (B, J, h, w)``,
             ``feature_channels`` C and ``num_joints`` J (``models/pose2d.py``).
         method: one of ``utils.prob.covariance.METHODS``: MSE, Diagonal, BetaNLL, NLL, Faithful, TIC.
-        z_dim: Z, size of the latent (TT: 64). pooled: pooled side p of the bottleneck.
-        aux_hidden: hidden widths of the covariance MLP (TT ``fc``: 64, 64, 64).
+        z_dim: Z, size of the latent (official TIC-TAC: 64). pooled: pooled side p of the bottleneck.
+        aux_hidden: hidden widths of the covariance MLP (official TIC-TAC ``fc``: 64, 64, 64).
         visibility: add the per-joint visibility head (the study's ``JointPrediction``).
         visibility_hidden: its hidden widths. visibility_loss: 'mse' (the study's) or 'bce'.
-        use_hessian: TIC with the k2·T Hessian term (TT default False).
-        soft_argmax_beta: softmax temperature of the mean (TT: 1).
-        parameterisation: 'cholesky' (L Lᵀ + εI, softplus diagonal; default) or 'dense' (TT's M Mᵀ).
+        use_hessian: TIC with the k2·T Hessian term (official TIC-TAC default False).
+        soft_argmax_beta: softmax temperature of the mean (official TIC-TAC: 1).
+        parameterisation: 'cholesky' (L Lᵀ + εI, softplus diagonal; default) or 'dense' (official TIC-TAC's M Mᵀ).
         eps: jitter ε of the parameterisation (``utils.prob.covariance.DEFAULT_EPS``).
         tic_chunk_size: samples per vmap chunk for the TIC derivatives (None: whole batch).
-        tic_differentiable: keep G (and H) in the graph (False = TT: G carries no gradient).
+        tic_differentiable: keep G (and H) in the graph (False = official TIC-TAC: G carries no gradient).
         mse_warmup_epochs: epochs during which ``loss(..., epoch=e)`` uses the MSE of the mean instead of
-            the covariance loss. TT, DPC and PP have no warm-up: default 0.
+            the covariance loss. Official TIC-TAC, the original study and its TIC-TAC fork have no warm-up: default 0.
     """
 
     def __init__(self, pose_model: nn.Module, method: str, *, z_dim: int = 64, pooled: int = 4,
@@ -96,7 +97,7 @@ class ProbabilisticPoseModel(nn.Module):
         self.mse_warmup_epochs = mse_warmup_epochs
         self.visibility_loss = visibility_loss
 
-        # Hourglass: TIC differentiates the hourglass itself (TT); z only feeds the covariance and visibility MLPs
+        # Hourglass: TIC differentiates the hourglass itself (official TIC-TAC); z only feeds the covariance and visibility MLPs
         self.latent_tic = hasattr(pose_model, "encode_latent") and hasattr(pose_model, "decode_latent")
         self.bottleneck = TICBottleneck(pose_model.feature_channels, z_dim=z_dim, pooled=pooled,
                                         inject=not self.latent_tic)
@@ -126,7 +127,7 @@ class ProbabilisticPoseModel(nn.Module):
 
     def jacobian_terms(self, features: torch.Tensor | Sequence[torch.Tensor],
                        z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """G Gᵀ and T (B, D, D) at the TIC latent, pose net and bottleneck in eval mode (as TT).
+        """G Gᵀ and T (B, D, D) at the TIC latent, pose net and bottleneck in eval mode (as official TIC-TAC).
 
         Args:
             features: what the latent is decoded with (detached): the feature map (B, C, H, W) for a
@@ -166,7 +167,7 @@ class ProbabilisticPoseModel(nn.Module):
             raise ValueError(f"pose_model.decode returned {heatmaps.shape[1]} heatmaps, expected num_joints="
                              f"{self.num_joints}")
         mean = self._mean_from_heatmaps(heatmaps)
-        latent = z.detach()  # TT: the aux and visibility nets train no backbone feature
+        latent = z.detach()  # official TIC-TAC: the aux and visibility nets train no backbone feature
         raw = self.aux_net(latent) if self.aux_net is not None else latent.new_zeros(latent.shape[0], 0)
         jacobian_gram = hessian_gram = None
         if self.method == "TIC" and self.latent_tic:
@@ -184,7 +185,7 @@ class ProbabilisticPoseModel(nn.Module):
 
     def loss(self, outputs: dict, target: torch.Tensor, visible: torch.Tensor | None = None,
              heatmap_target: torch.Tensor | None = None, epoch: int | None = None) -> dict[str, torch.Tensor]:
-        """Loss terms (scalars), each added with weight 1 as in TT/DPC.
+        """Loss terms (scalars), each added with weight 1 as in official TIC-TAC and the original study.
 
         Args:
             outputs: from ``forward``.

@@ -2,7 +2,7 @@
 
 Xu, Zhang, Zhang, Tao, "ViTPose: Simple Vision Transformer Baselines for Human Pose Estimation",
 NeurIPS 2022 (arXiv 2204.12484). Official code: ``ViTAE-Transformer/ViTPose: mmpose/models/backbones/vit.py``
-and ``mmpose/models/detectors/top_down.py``. Facts: ``shared/reference/models.md`` § ViTPose.
+and ``mmpose/models/detectors/top_down.py``; head: ``mmpose/models/heads/topdown_heatmap_simple_head.py``.
 
 Module and parameter names are the official ones, so that a released mmpose checkpoint
 (``backbone.*``, ``keypoint_head.*``) loads with ``strict=True`` through :func:`load_official_vitpose`.

@@ -2,7 +2,7 @@
 
 TIC-TAC (Shukla, Salzmann, Alahi, ICML 2024; https://github.com/vita-epfl/TIC-TAC) trains a pose network
 that predicts a mean pose μ and an auxiliary network that predicts a raw vector m per sample, from which
-each covariance *method* builds a Gaussian and a loss. Facts: ``shared/reference/tictac.md`` §2.
+each covariance *method* builds a Gaussian and a loss. Official code: ``vita-epfl/TIC-TAC: HumanPose/code/loss.py``.
 
 Shape legend: B batch, J joints, D = 2J coordinates. A pose vector is joint-major interleaved
 (x0, y0, x1, y1, …) with the same (x, y) order for mean and target; units are heatmap pixels.
@@ -10,7 +10,7 @@ The residual is r = y − μ (every loss is even in r, so the sign is immaterial
 
 Methods (``METHODS``) and the matrix each one predicts:
 
-| method   | raw width (cholesky / dense) | predicted              | per-sample loss (no ½, no ln 2π, as TT)  |
+| method   | raw width (cholesky / dense) | predicted              | per-sample loss (no ½, no ln 2π, as official TIC-TAC)  |
 |----------|------------------------------|------------------------|------------------------------------------|
 | MSE      | 0                            | nothing (Σ = I)        | ‖r‖²                                     |
 | Diagonal | D                            | variances σ²_d         | mean_d [ln σ²_d + r_d²/σ²_d]             |
@@ -25,7 +25,7 @@ Parameterisations of the dense part (``PARAMETERISATIONS``):
   order) whose diagonal goes through softplus; scalars (σ_d, √k1, √k2) also go through softplus and are
   squared. The matrix is L Lᵀ + εI.
 - ``"dense"``: the official TIC-TAC form, a row-major D×D matrix M with no mask or activation, matrix
-  M Mᵀ + εI; scalars are squared (σ²_d = m_d², k = m²). With ε = 0 this is exactly TT ``loss.py``.
+  M Mᵀ + εI; scalars are squared (σ²_d = m_d², k = m²). With ε = 0 this is exactly official TIC-TAC ``loss.py``.
 
 The jitter ε (``eps``, default ``DEFAULT_EPS`` in the matrix's units: px² for Σ, px⁻² for Λ) makes every
 matrix SPD by construction with λ_min ≥ ε; it is added to the variances of Diagonal/BetaNLL as well.
@@ -35,7 +35,8 @@ to the failing frames only and logs a warning with the amount.
 Visibility: ``visible`` (B, J) bool drops invisible joints' rows and columns. For a covariance the
 marginal of Σ over the visible joints is exact by replacing hidden rows/columns with the identity and
 zeroing the hidden residual. For a precision the marginal precision is the Schur complement
-Λ_vv − Λ_vh Λ_hh⁻¹ Λ_hv (not Λ_vv, which is the conditional precision: the original study's bug #10),
+Λ_vv − Λ_vh Λ_hh⁻¹ Λ_hv (not Λ_vv, which is the conditional precision: the mistake of the original study's
+``utils/loss.py``),
 computed with ln det S = ln det Λ − ln det Λ_hh and a Cholesky solve on the hidden block.
 
 Entry points: ``predicted_matrix`` (raw → σ², Λ or Σ), ``covariance_loss`` / ``COVARIANCE_LOSSES`` (per-sample
@@ -56,7 +57,7 @@ logger = logging.getLogger(__name__)
 METHODS = ("MSE", "Diagonal", "BetaNLL", "NLL", "Faithful", "TIC")
 PARAMETERISATIONS = ("cholesky", "dense")
 DEFAULT_EPS = 1e-4
-BETA_NLL_BETA = 0.5  # TT loss.py beta_nll_loss: factor sg(σ²)^0.5
+BETA_NLL_BETA = 0.5  # official TIC-TAC loss.py beta_nll_loss: factor sg(σ²)^0.5
 
 # Which matrix each method predicts.
 MATRIX_KIND = {
@@ -97,7 +98,7 @@ def num_raw_outputs(method: str, dim: int, parameterisation: str = "cholesky") -
 # --- parameterisations ----------------------------------------------------------------------------
 
 def _scale(raw: torch.Tensor, parameterisation: str) -> torch.Tensor:
-    """Raw value → the scale whose square is a variance-like quantity (softplus, or identity as in TT)."""
+    """Raw value → the scale whose square is a variance-like quantity (softplus, or identity as in official TIC-TAC)."""
     return F.softplus(raw) if parameterisation == "cholesky" else raw
 
 
@@ -122,7 +123,7 @@ def cholesky_factor(raw: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def dense_factor(raw: torch.Tensor, dim: int) -> torch.Tensor:
-    """TT ``get_positive_definite_matrix`` factor: raw[:, :D²] viewed row-major as M (B, D, D)."""
+    """Official TIC-TAC ``get_positive_definite_matrix`` factor: raw[:, :D²] viewed row-major as M (B, D, D)."""
     if raw.shape[-1] < dim * dim:
         raise ValueError(f"dense_factor needs {dim * dim} raw values for D={dim}, got shape {tuple(raw.shape)}")
     return raw[:, :dim * dim].reshape(raw.shape[0], dim, dim)
@@ -144,7 +145,7 @@ def diagonal_variance(raw: torch.Tensor, dim: int, parameterisation: str = "chol
 
 
 def tic_scalars(raw: torch.Tensor, parameterisation: str = "cholesky") -> tuple[torch.Tensor, torch.Tensor]:
-    """k1, k2 (B,) ≥ 0 from the last two raw values (TT: m[D²]², m[D²+1]²)."""
+    """k1, k2 (B,) ≥ 0 from the last two raw values (official TIC-TAC: m[D²]², m[D²+1]²)."""
     k = _scale(raw[:, -2:], check_parameterisation(parameterisation)) ** 2
     return k[:, 0], k[:, 1]
 
@@ -259,7 +260,7 @@ def _masked_residual(mean: torch.Tensor, target: torch.Tensor, visible: torch.Te
 # --- the six method losses (per sample, (B,)) ----------------------------------------------------------
 
 def mse_loss(mean: torch.Tensor, target: torch.Tensor, visible: torch.Tensor | None = None) -> torch.Tensor:
-    """‖r_v‖² per sample (B,) px² (TT ``mse_loss`` before its batch mean)."""
+    """‖r_v‖² per sample (B,) px² (official TIC-TAC ``mse_loss`` before its batch mean)."""
     return _masked_residual(mean, target, visible).pow(2).sum(-1)
 
 
@@ -281,7 +282,7 @@ def diagonal_nll_loss(mean: torch.Tensor, target: torch.Tensor, variance: torch.
 
 def beta_nll_loss(mean: torch.Tensor, target: torch.Tensor, variance: torch.Tensor,
                   visible: torch.Tensor | None = None, beta: float = BETA_NLL_BETA) -> torch.Tensor:
-    """β-NLL (Seitzer et al., ICLR 2022) with TT's β = 0.5, (B,)."""
+    """β-NLL (Seitzer et al., ICLR 2022) with official TIC-TAC's β = 0.5, (B,)."""
     return diagonal_nll_loss(mean, target, variance, visible, beta=beta)
 
 
@@ -301,7 +302,7 @@ def faithful_loss(mean: torch.Tensor, target: torch.Tensor, precision: torch.Ten
 
 def tic_nll_loss(mean: torch.Tensor, target: torch.Tensor, covariance: torch.Tensor,
                  visible: torch.Tensor | None = None) -> torch.Tensor:
-    """ln det Σ + rᵀ Σ⁻¹ r per sample (B,), Σ the TIC covariance (TT ``tic_loss``: −ln det Λ + rᵀΛr)."""
+    """ln det Σ + rᵀ Σ⁻¹ r per sample (B,), Σ the TIC covariance (official TIC-TAC ``tic_loss``: −ln det Λ + rᵀΛr)."""
     return covariance_nll(target - mean, covariance, visible)
 
 

@@ -1,16 +1,17 @@
 """Metrics of a predicted Gaussian pose: TAC, log-likelihood, calibration, per-joint aggregation.
 
-TAC, Task Agnostic Correlations (TIC-TAC, ICML 2024, Algorithm 2; TT ``utils/prob/tic.py:
+TAC, Task Agnostic Correlations (TIC-TAC, ICML 2024, Algorithm 2; ``vita-epfl/TIC-TAC: HumanPose/code/utils/tic.py:
 calculate_tac_per_sample``): condition the predicted Gaussian N(μ, Σ) on the ground truth of every other
 joint and measure the 2-D Euclidean error of the conditional mean of joint i. With r = y − μ, Λ = Σ⁻¹ and
 a = {2i, 2i+1}: y_a − μ_{a|b} = Λ_aa⁻¹ (Λ r)_a, so TAC_i = ‖Λ_aa⁻¹ (Λ r)_a‖₂ (one D×D Cholesky and J 2×2
-solves per sample instead of J inverses of (D−2)×(D−2)). Facts: ``shared/reference/tictac.md`` §3, §6.
+solves per sample instead of J inverses of (D−2)×(D−2)). Calibration: Algorithm 2 and §6 of the paper.
 
 Shape legend: B batch, J joints, D = 2J; poses joint-major interleaved (x0, y0, x1, y1, …) with mean and
-target in the same (x, y) order, in whatever pixel units the caller uses (TT: 64×64 heatmap px). All
+target in the same (x, y) order, in whatever pixel units the caller uses (official TIC-TAC: 64×64 heatmap px). All
 metrics compute in float64. ``visible`` (B, J) bool keeps the marginal Gaussian of the visible joints (rows
 and columns of Σ dropped, as the study's evaluation does); per-joint outputs are NaN for dropped joints so
-that aggregation never counts them as zero (the study's bug #17).
+that aggregation never counts them as zero (the original study's ``train2D_prob_pose.py`` averaged TAC over
+every joint, counting the never-visible ones as 0).
 """
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def tac(mean: torch.Tensor, covariance: torch.Tensor | None, target: torch.Tenso
 
     Args:
         mean, target: (B, D) in the same pixel units and (x, y) order.
-        covariance: Σ (B, D, D) (TT's ``calculate_tac`` argument), or None when ``precision`` Λ is given.
+        covariance: Σ (B, D, D) (official TIC-TAC's ``calculate_tac`` argument), or None when ``precision`` Λ is given.
         visible: (B, J) bool; hidden joints are marginalised out and get NaN.
     Returns:
         TAC_i = ‖y_i − E[y_i | y_others]‖₂ in the input units.
@@ -117,7 +118,7 @@ def _finish_tac(blocks: torch.Tensor, projected: torch.Tensor, visible: torch.Te
 
 
 def tac_loop_reference(mean: torch.Tensor, covariance: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """TT ``calculate_tac_per_sample`` semantics, one (D−2)×(D−2) explicit inverse per joint; (B, J) float64.
+    """Official TIC-TAC ``calculate_tac_per_sample`` semantics, one (D−2)×(D−2) explicit inverse per joint; (B, J) float64.
 
     μ_{a|b} = μ_a + Σ_ab Σ_bb⁻¹ (y_b − μ_b), TAC_i = ‖y_a − μ_{a|b}‖. For tests and the benchmark only.
     """
@@ -138,7 +139,7 @@ def tac_loop_reference(mean: torch.Tensor, covariance: torch.Tensor, target: tor
 
 def log_likelihood(mean: torch.Tensor, covariance: torch.Tensor, target: torch.Tensor,
                    visible: torch.Tensor | None = None) -> torch.Tensor:
-    """Gaussian log-density of the target, (B,) float64, in the given units (TT ``calculate_ll``).
+    """Gaussian log-density of the target, (B,) float64, in the given units (official TIC-TAC ``calculate_ll``).
 
     LL = −½ [D ln 2π + ln det Σ + rᵀ Σ⁻¹ r], D = number of kept coordinates (2 × visible joints). Converting
     units by a per-joint linear map A shifts LL by −J ln|det A| (tictac.md §7).
@@ -201,7 +202,7 @@ class PerJointAverage:
     """Streaming per-joint mean over batches that skips hidden joints (NaN entries) instead of counting 0.
 
     ``update(values (B, J))``; ``per_joint()`` → (J,) NaN for a joint never seen; ``mean()`` → mean over the
-    joints seen at least once (TT "TAC (Mean)"). ``sum``/``count`` are float64 (J,) tensors, summable across
+    joints seen at least once (official TIC-TAC "TAC (Mean)"). ``sum``/``count`` are float64 (J,) tensors, summable across
     processes.
     """
 

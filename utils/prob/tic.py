@@ -7,10 +7,10 @@ TIC learns per-sample k1, k2 and a PSD term P in place of the unknown spread:
 
     Σ = k1 · G Gᵀ + k2 · T + P.
 
-Facts: ``shared/reference/tictac.md`` §2 and §8. As in TT, G and H are computed without gradient (the
+Official code: ``vita-epfl/TIC-TAC: HumanPose/code/utils/tic.py`` (``get_tic_covariance``). As in official TIC-TAC, G and H are computed without gradient (the
 pose network is trained by the covariance loss only through the residual); ``differentiable=True`` keeps
 them in the graph, which is a different method. The caller must put BatchNorm/dropout layers used by
-``decode_fn`` in eval mode: vmap cannot update running statistics (TT switches the pose net to eval).
+``decode_fn`` in eval mode: vmap cannot update running statistics (official TIC-TAC switches the pose net to eval).
 
 Shape legend: B batch, Z latent size, D = 2J pose coordinates.
 """
@@ -56,7 +56,7 @@ def tic_terms(decode_fn: Callable[..., torch.Tensor], z: torch.Tensor, extra_arg
             (the Gram matrix of the flattened, symmetric Hessians: PSD by construction).
         chunk_size: samples per vmap chunk (bounds memory: each sample costs D backward passes, and
             D·Z forward-over-backward passes with the Hessian); None = all at once.
-        differentiable: keep G and H in the autograd graph (False = TT semantics: no gradient).
+        differentiable: keep G and H in the autograd graph (False = official TIC-TAC semantics: no gradient).
     Returns:
         jacobian_gram G Gᵀ (B, D, D) and hessian_gram T (B, D, D) or None.
     """
@@ -121,7 +121,7 @@ def tic_covariance_loop(decode_fn: Callable[..., torch.Tensor], z: torch.Tensor,
             def gradient(latent):
                 return autograd_jacobian(single, latent, create_graph=True)
             hess = autograd_jacobian(gradient, point)  # (D, Z, Z)
-            # tr(H_i H_j) for every pair (TT pairwise_matmul_with_trace)
+            # tr(H_i H_j) for every pair (official TIC-TAC pairwise_matmul_with_trace)
             hessian_grams.append(torch.einsum("iab,jba->ij", hess, hess))
     jacobian_gram = torch.stack(grams)
     hessian_gram = torch.stack(hessian_grams) if use_hessian else None
