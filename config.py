@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
-import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -73,7 +72,6 @@ class RuntimeConfig:
     device: str = choice("auto", "cpu", "cuda")
     amp: bool = True                             # bf16 autocast on CUDA; the CPU runs the same code in fp32
     compile: bool = False                        # torch.compile the model
-    log_every: int = 50                          # steps between progress-bar postfix updates
 
 
 @dataclass(frozen=True)
@@ -400,11 +398,10 @@ def save_config(cfg: Config | dict, path: Path) -> None:
 
     The temporary file is ``.<name>.tmp<pid>``, the pattern a run folder's stale-temporary cleanup removes.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(yaml.safe_dump(cfg if isinstance(cfg, dict) else to_dict(cfg), sort_keys=False))
-    os.replace(tmp, path)
+    from utils.engine.files import atomic_open
+
+    with atomic_open(path) as fh:
+        fh.write(yaml.safe_dump(cfg if isinstance(cfg, dict) else to_dict(cfg), sort_keys=False))
 
 
 def split_argv(argv: list[str]) -> tuple[str | None, list[str], set[str]]:

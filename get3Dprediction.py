@@ -29,7 +29,7 @@ from utils.engine import layout, runtime
 from utils.engine.cli import run, setup
 from utils.stages.downstream import SPLITS, sequence_keys
 from utils.stages.evaluation import evaluate_actions, evaluate_lifter, monte_carlo_spread
-from utils.study.tables import write_csv
+from utils.engine.files import write_csv
 
 logger = logging.getLogger("get3Dprediction")
 

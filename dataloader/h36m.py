@@ -120,12 +120,6 @@ class Camera:
     translation: tuple[float, float, float]
     azimuth: float
 
-    @property
-    def intrinsic_vector(self) -> np.ndarray:
-        """[fx, fy, cx, cy, k1, k2, k3, p1, p2] in pixels (VideoPose3D packing)."""
-        return np.array([*self.focal_length, *self.center, *self.radial_distortion,
-                         *self.tangential_distortion], dtype=np.float64)
-
 
 CAMERA_IDS = ("54138969", "55011271", "58860488", "60457274")
 NUM_CAMERAS = len(CAMERA_IDS)

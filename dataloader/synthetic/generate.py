@@ -24,7 +24,6 @@ import io
 import json
 import logging
 import multiprocessing
-import os
 import shutil
 import time
 import zipfile
@@ -40,6 +39,7 @@ from dataloader.h36m import (ACTIONS, CAMERA_IDS, JOINTS_LEFT, JOINTS_RIGHT, NUM
 from dataloader.synthetic import motion as motion_lib
 from dataloader.synthetic import render
 from dataloader.synthetic import skeleton
+from utils.engine.files import atomic_open
 
 logger = logging.getLogger(__name__)
 
@@ -241,16 +241,13 @@ def _render_sequence(task: tuple) -> tuple:
 def save_npz(path: Path, **arrays) -> None:
     """np.savez_compressed, but byte-identical for identical content (fixed zip timestamps) and
     atomic (temporary file, then rename). Objects (dicts) are pickled like VideoPose3D's files."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with atomic_open(path, "wb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for key, value in arrays.items():
             buffer = io.BytesIO()
             np.lib.format.write_array(buffer, np.asanyarray(value), allow_pickle=True)
             info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, buffer.getvalue())
-    os.replace(tmp, path)
 
 
 def _object(value) -> np.ndarray:

@@ -10,13 +10,13 @@ temporary name and renamed, so a crash never leaves a half-written ``last.pt``. 
 """
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from utils.engine.files import atomic_open
 from utils.engine.runtime import unwrap
 
 
@@ -53,23 +53,13 @@ def set_rng_state(state: dict) -> None:
 
 
 def atomic_save(obj, path: Path) -> None:
-    """torch.save to `path` via a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """torch.save to `path` via a temporary file, flushed to disk, and an atomic rename."""
+    with atomic_open(path, "wb", fsync=True) as fh:
+        torch.save(obj, fh)
 
 
 def make_checkpoint(*, model, model_name: str, model_kwargs: dict, config: dict, epoch: int, step: int,
-                    optimizer=None, scheduler=None, extra: dict | None = None,
+                    optimizer=None, scheduler=None,
                     rng_per_rank: list | None = None) -> dict:
     """The checkpoint dict; `rng_per_rank` holds every rank's RNG states under torchrun (rank r
     resumes its own dropout stream), else [this process's]."""
@@ -84,7 +74,6 @@ def make_checkpoint(*, model, model_name: str, model_kwargs: dict, config: dict,
         "rng": rng_state(),
         "rng_per_rank": rng_per_rank if rng_per_rank is not None else [rng_state()],
         "config": config,
-        "extra": extra or {},
     }
 
 

@@ -103,12 +103,6 @@ def all_gather_object(obj) -> list:
     return out
 
 
-def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
-    if is_distributed():
-        dist.all_reduce(t)
-    return t
-
-
 def wrap_ddp(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     if not is_distributed():
         return model

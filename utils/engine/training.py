@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +25,7 @@ from tqdm import tqdm
 
 from config import save_config
 from utils.engine import runtime
+from utils.engine.files import write_csv
 from utils.engine.checkpoint import (atomic_save, load_checkpoint, make_checkpoint, resume_rng_state, rng_state,
                               set_rng_state, without_resume_state)
 from utils.engine.layout import RESUME_FILE, WEIGHTS_FILE
@@ -57,7 +57,6 @@ class Trainer:
     resume: bool = False
     desc: str = "train"
     on_epoch_start: Callable[[int], None] | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def _to_device(batch, device):
@@ -135,16 +134,6 @@ def _read_csv(path: Path) -> tuple[list[str], list[dict]]:
         return list(reader.fieldnames or []), list(reader)
 
 
-def _write_csv(path: Path, header: list[str], rows: list[dict]) -> None:
-    """Rewrite the whole file through a temporary name: a kill never leaves a half-written row."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=header)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
-
-
 def _append_csv(path: Path, row: dict) -> None:
     """Add the row of epoch `row['epoch']`, dropping rows of that epoch or later (left by a run that was
     killed between this write and last.pt, or by an older run) and rows with other columns."""
@@ -152,11 +141,11 @@ def _append_csv(path: Path, row: dict) -> None:
     if header != list(row):
         rows = []  # columns changed (e.g. resumed with other metrics): start the log again
     kept = [r for r in rows if r.get("epoch", "").isdigit() and int(r["epoch"]) < row["epoch"]]
-    _write_csv(path, list(row), kept + [row])
+    write_csv(path, list(row), kept + [row])
 
 
 def _remove_stale_temporaries(run_dir: Path) -> None:
-    """Temporary files of a run killed while writing (atomic_save / _write_csv never renamed them)."""
+    """Temporary files of a run killed while writing (utils.engine.files.atomic_open never renamed them)."""
     for tmp in run_dir.glob(".*.tmp*"):
         if tmp.is_file():
             tmp.unlink()
@@ -202,7 +191,7 @@ def fit(t: Trainer) -> dict:
         if runtime.is_main_process():
             ckpt = make_checkpoint(model=t.model, model_name=t.model_name, model_kwargs=t.model_kwargs,
                                    config=t.config, epoch=epoch + 1, step=step, optimizer=t.optimizer,
-                                   scheduler=t.scheduler, extra=t.extra, rng_per_rank=rng_per_rank)
+                                   scheduler=t.scheduler, rng_per_rank=rng_per_rank)
             # The row first, last.pt last: after a kill in between, the resumed run redoes the epoch and
             # _append_csv replaces its row (and model.pt, with the same weights: the rerun is deterministic).
             # Until a run's first epoch ends, an older metrics.csv stays intact.

@@ -12,10 +12,11 @@ from dataloader.sources import PROBABILISTIC, artifact_name, display_name, match
 from utils.engine import layout
 from utils.artifact import ArtifactError, load_artifact
 from utils.study.baselines import FOOTNOTE, MARK, accuracy_baseline, marked
-from utils.study.tables import calibration_figure, fmt, heatmap_figure, markdown_table, write_csv
+from utils.engine.files import mtime as _mtime, write_csv
+from utils.stages.downstream import SPLITS
+from utils.study.tables import calibration_figure, fmt, heatmap_figure, markdown_table
 
 logger = logging.getLogger(__name__)
-SPLITS = ("xsub", "xview")
 SPLIT_NAMES = {"xsub": "X-sub", "xview": "X-view"}
 # an evaluation on the first reads what an evaluation on the second reads (the artifact's means): one column
 SAME_EVALUATION = {"ProbabilisticMean": PROBABILISTIC}
@@ -68,10 +69,6 @@ def noise_levels(cfg, matched: dict | None) -> list[float]:
     """The noise baseline's levels: `compare.noise_stds`, then the matched one when it is not among them."""
     levels = [float(n) for n in cfg.compare.noise_stds]
     return levels + ([matched["noise_std"]] if matched and matched["noise_std"] not in levels else [])
-
-
-def _mtime(path: Path) -> float:
-    return path.stat().st_mtime if path.exists() else -1.0
 
 
 def _input_time(cfg, source: str) -> float:

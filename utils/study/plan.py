@@ -17,6 +17,7 @@ import yaml
 from config import MODELS_2D, load_config, to_dict
 from dataloader.synthetic import generate as synthetic_generate
 from utils.engine import layout
+from utils.engine.files import mtime as _mtime
 from utils.study.seeds import seed_overrides
 
 # Keys that cannot change what a 2D stage writes (downstream, comparison and figure settings).
@@ -48,10 +49,6 @@ class Stage:
     @property
     def label(self) -> str:
         return self.name if self.seed is None else f"{self.name} (seed {self.seed})"
-
-
-def _mtime(p: Path) -> float:
-    return p.stat().st_mtime if p.exists() else -1.0
 
 
 def _clean(d: dict, ignored: tuple[str, ...] = ()) -> dict:

@@ -1,7 +1,6 @@
 """The comparison tables: train-source × eval-source matrices as markdown, CSV and a heatmap figure."""
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
@@ -16,13 +15,6 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def heatmap_figure(path: Path, matrix: np.ndarray, row_labels: list[str], col_labels: list[str], title: str,
