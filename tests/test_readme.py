@@ -49,3 +49,33 @@ def test_cli_writes_the_readme_and_refuses_a_missing_source(tmp_path, capsys):
     assert "| data | 11 |" in readme.read_text() and "old table" not in readme.read_text()
     assert main(["bench", str(tmp_path / "missing.md"), "--readme", str(readme)]) == 1
     assert "run `make bench` first" in capsys.readouterr().err
+
+
+def code_map_paths(readme: str) -> set[str]:
+    """The paths the README's "Code map" tree names: two spaces of indent per folder level, a folder ends in '/'."""
+    block = readme.split("## Code map", 1)[1].split("```", 2)[1]
+    folders, paths = [], set()
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        depth = (len(line) - len(line.lstrip())) // 2
+        name = line.split()[0]
+        folders = folders[:depth]
+        path = "/".join(folders + [name.rstrip("/")])
+        if name.endswith("/"):
+            folders.append(name.rstrip("/"))
+        else:
+            paths.add(path)
+    return paths
+
+
+def test_the_code_map_names_every_module_and_only_existing_ones():
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    listed = code_map_paths((repo / "README.md").read_text())
+    modules = {p.name for p in repo.glob("*.py")} | {
+        str(p.relative_to(repo)) for folder in ("dataloader", "models", "utils", "bench")
+        for p in (repo / folder).rglob("*.py") if p.name != "__init__.py"}
+    assert sorted(modules - listed) == [], "modules missing from the README's Code map"
+    assert sorted(listed - modules) == [], "the README's Code map names files that do not exist"
