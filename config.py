@@ -88,6 +88,8 @@ class Pose2DConfig:
     lr_steps: list = _list()                     # epochs at which the lr is multiplied by 0.1
     lr_schedule: str = choice("step", "cosine")  # step: ×0.1 at lr_steps (ViTPose/mmpose recipe); cosine: to 1 % by the last epoch
     hourglass_epochs: int = 0                    # epochs of the Hourglass run; 0 = `epochs`
+    hourglass_lr: float = 0.0                    # peak lr of the Hourglass run; 0 = `lr`
+    hourglass_sigma: float = 0.0                 # heatmap σ of the Hourglass; 0 = `sigma`
     grad_clip: float = 1.0                       # L2 max-norm; 0 = off
     sigma: float = 2.0                           # Gaussian target std in heatmap pixels
     box_margin: float = 1.25                     # crop side = margin × longer side of the person box (data.box_source)
@@ -106,6 +108,7 @@ class ProbConfig:
     use_hessian: bool = False                    # TIC second-order term (off in the official code)
     visibility: bool = False                     # joint-visibility head
     z_dim: int = 64                              # TIC bottleneck width
+    tic_chunk_size: int = 0                      # samples per vmapped TIC Jacobian call; 0 = the whole batch
     heatmap_peak: float = 30.0                   # target heatmap peak (TIC-TAC: 30) so the soft-argmax mean is sharp
     mse_warmup_epochs: int = 0                   # epochs of heatmap-only training first (the official code has none)
     init: str = ""                               # pose network's starting weights: "" random | pose2d (this run's own 2D model of the backbone) | path to a model.pt of ours
@@ -383,6 +386,12 @@ def _check_ranges(cfg: Config) -> None:
             raise ConfigError(f"config key '{section}.batch_size' = {part.batch_size} must be ≥ 1")
         if not (math.isfinite(part.lr) and part.lr > 0):
             raise ConfigError(f"config key '{section}.lr' = {part.lr} must be a positive number")
+    for key in ("hourglass_lr", "hourglass_sigma"):
+        value = getattr(cfg.pose2d, key)
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"config key 'pose2d.{key}' = {value} must be ≥ 0 (0 = the shared key)")
+    if cfg.prob.tic_chunk_size < 0:
+        raise ConfigError(f"config key 'prob.tic_chunk_size' = {cfg.prob.tic_chunk_size} must be ≥ 0 (0 = the whole batch)")
     if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in cfg.seeds) \
             or len(set(cfg.seeds)) != len(cfg.seeds):
         raise ConfigError(f"config key 'seeds' = {cfg.seeds} must list distinct integer seeds ≥ 0 (seeds=0,1,2); "

@@ -45,7 +45,8 @@ def main(argv):
     kwargs = ckpt["model_kwargs"]
     if method not in kwargs["methods"]:
         raise SystemExit(f"prob.export_method={method} was not trained in {ckpt_path} (methods: {kwargs['methods']})")
-    method_set = prob_estimator.build_method_set(estimator.rebuild_estimator(kwargs["pose"]), kwargs["methods"], kwargs["heads"])
+    method_set = prob_estimator.build_method_set(estimator.rebuild_estimator(kwargs["pose"]), kwargs["methods"], kwargs["heads"],
+                                                    cfg.prob.tic_chunk_size)
     method_set.load_state_dict(ckpt["model"])
     model = method_set.models[method].to(device).eval()
     pose = model.pose_model

@@ -2,7 +2,7 @@
 subjects, with validation curves on the test subjects every epoch (monitoring only: the predictions use
 the last epoch, no checkpoint is chosen by them).
 
-Heatmap MSE against Gaussian targets (σ = `pose2d.sigma` heatmap px) on person crops from the
+Heatmap MSE against Gaussian targets (σ = `pose2d.sigma` heatmap px, `pose2d.hourglass_sigma` for the Hourglass) on person crops from the
 ground-truth box. Per epoch: PCK@0.05 and @0.1 of the box size, the mean 2D error in full-frame
 pixels (sub-pixel decoding, flip test), and the study's "AP50" (PCK at half the GT box diagonal).
 Writes checkpoint/<experiment>/2d/<model>/{model.pt, last.pt, config.yml, metrics.csv, curves.png}: model.pt
@@ -39,12 +39,12 @@ def main(argv):
                          subjects=list(cfg.data.train_subjects) + list(cfg.data.test_subjects),
                          actions=cfg.data.actions or None)
     model, kwargs = estimator.build_estimator(cfg, name)
-    train_set, val_set = estimator.build_datasets(cfg, data, model, cfg.seed)
+    train_set, val_set = estimator.build_datasets(cfg, data, model, cfg.seed, name)
     c = cfg.pose2d
     train_loader = make_loader(train_set, batch_size=c.batch_size, shuffle=True, num_workers=cfg.data.num_workers,
                                seed=cfg.seed, drop_last=True, device=device)
     model = model.to(device)
-    optimizer = estimator.build_optimizer(cfg, model, c.lr)
+    optimizer = estimator.build_optimizer(cfg, model, estimator.lr_of(cfg, name))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, estimator.warmup_step_lambda(c.warmup_iters, len(train_loader), list(c.lr_steps), c.lr_schedule,
                                                 estimator.epochs_of(cfg, name)))

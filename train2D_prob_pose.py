@@ -45,10 +45,10 @@ def main(argv):
         estimator.load_pose_weights(pose_model, pose_kwargs, init)
         estimator.scale_heatmap_output(pose_model, c.heatmap_peak)  # peak-1 heatmaps → TIC-TAC's peak
         logger.info("pose network initialised from %s, heatmaps scaled ×%g to prob.heatmap_peak", init, c.heatmap_peak)
-    train_set, val_set = estimator.build_datasets(cfg, data, pose_model, cfg.seed)
+    train_set, val_set = estimator.build_datasets(cfg, data, pose_model, cfg.seed, cfg.model_prob_pose)
     kwargs = {"pose": pose_kwargs, "methods": [m for m in PROB_METHODS if m in c.methods],
               "heads": prob_estimator.model_kwargs(cfg)}
-    model = prob_estimator.build_method_set(pose_model, kwargs["methods"], kwargs["heads"]).to(device)
+    model = prob_estimator.build_method_set(pose_model, kwargs["methods"], kwargs["heads"], cfg.prob.tic_chunk_size).to(device)
     train_loader = make_loader(train_set, batch_size=c.batch_size, shuffle=True, num_workers=cfg.data.num_workers,
                                seed=cfg.seed, drop_last=True, device=device)
     optimizer = torch.optim.Adam(model.parameters(), lr=c.lr, fused=True)

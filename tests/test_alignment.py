@@ -202,7 +202,7 @@ def test_probabilistic_artifact_rows_hold_their_frames_mean_and_covariance(oracl
                      {"methods": ["TIC"], "pose": {}, "heads": {}})
     oracle = GaussianOracle(registry, sequences)
     monkeypatch.setattr(estimator, "rebuild_estimator", lambda kwargs: None)
-    monkeypatch.setattr(prob_estimator, "build_method_set", lambda pose, methods, kwargs: _OracleSet(oracle))
+    monkeypatch.setattr(prob_estimator, "build_method_set", lambda pose, methods, kwargs, tic_chunk_size=0: _OracleSet(oracle))
     module = get2Dpredictions_prob_pose
     monkeypatch.setattr(module, "FrameCropDataset", stamped_dataset(module.FrameCropDataset, registry))
     code, _, err = call_stage("get2Dpredictions_prob_pose.py", overrides)

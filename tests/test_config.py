@@ -107,3 +107,15 @@ def test_cosine_schedule_and_hourglass_epochs():
     assert epochs_of(SimpleNamespace(pose2d=pose2d), "ViTPose") == 40
     pose2d.hourglass_epochs = 0
     assert epochs_of(SimpleNamespace(pose2d=pose2d), "Hourglass") == 40
+
+
+def test_hourglass_lr_and_sigma_fall_back_to_the_shared_keys():
+    """`pose2d.hourglass_lr` / `hourglass_sigma` apply to the Hourglass only, and 0 means the shared key."""
+    from types import SimpleNamespace
+
+    from utils.stages.estimator import lr_of, sigma_of
+    cfg = SimpleNamespace(pose2d=SimpleNamespace(lr=0.002, hourglass_lr=0.004, sigma=1.0, hourglass_sigma=2.0))
+    assert (lr_of(cfg, "Hourglass"), lr_of(cfg, "ViTPose")) == (0.004, 0.002)
+    assert (sigma_of(cfg, "Hourglass"), sigma_of(cfg, "ViTPose")) == (2.0, 1.0)
+    cfg.pose2d.hourglass_lr = cfg.pose2d.hourglass_sigma = 0
+    assert (lr_of(cfg, "Hourglass"), sigma_of(cfg, "Hourglass")) == (0.002, 1.0)

@@ -89,7 +89,7 @@ def test_vitpose_beats_mean_pose_on_its_training_frames(tiny_root, tiny_data, tm
                           "pose2d.max_train_items=0", "pose2d.max_val_items=300")
     c, epochs = cfg.pose2d, estimator.epochs_of(cfg, "ViTPose")
     model, _ = estimator.build_estimator(cfg, "ViTPose")
-    train_set, val_set = build_datasets(cfg, tiny_data, model, cfg.seed)
+    train_set, val_set = build_datasets(cfg, tiny_data, model, cfg.seed, "ViTPose")
     loader = make_loader(train_set, batch_size=c.batch_size, shuffle=True, num_workers=0, seed=cfg.seed,
                          drop_last=True)
     optimizer = estimator.build_optimizer(cfg, model, c.lr)
@@ -134,7 +134,7 @@ def test_tictac_covariance_beats_best_constant_covariance_held_out(tiny_root, ti
                           "pose2d.max_train_items=0", "pose2d.max_val_items=96")
     c = cfg.prob
     pose_model, _ = estimator.build_estimator(cfg, cfg.model_prob_pose)
-    train_set, val_set = build_datasets(cfg, tiny_data, pose_model, cfg.seed)
+    train_set, val_set = build_datasets(cfg, tiny_data, pose_model, cfg.seed, cfg.model_prob_pose)
     model = prob_estimator.build_method_set(pose_model, list(c.methods), prob_estimator.model_kwargs(cfg))
     loader = make_loader(train_set, batch_size=c.batch_size, shuffle=True, num_workers=0, seed=cfg.seed,
                          drop_last=True)

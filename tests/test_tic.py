@@ -223,3 +223,22 @@ def test_heads_shapes():
     features = torch.randn(B, 8, 6, 10)
     assert bottleneck.encode(features).shape == (B, Z)
     torch.testing.assert_close(bottleneck.inject(features, bottleneck.encode(features)), features)
+
+
+def test_tic_chunk_size_changes_no_number():
+    """`prob.tic_chunk_size` is a speed knob: the TIC covariance of a real pose network is the same with
+    one sample per vmapped Jacobian call as with the whole batch, and it is not saved with the model."""
+    from models.pose2d import build_pose_model
+    from utils.stages.prob_estimator import build_method_set
+
+    torch.manual_seed(0)
+    pose = build_pose_model("ViTPose", "tiny64", 17)
+    images = torch.randn(3, 3, *pose.input_size)
+    weights, outputs = build_method_set(pose, ["TIC"], {}).state_dict(), {}
+    for chunk in (0, 1):
+        method_set = build_method_set(pose, ["TIC"], {}, tic_chunk_size=chunk).eval()
+        method_set.load_state_dict(weights)
+        assert method_set.models["TIC"].tic_chunk_size == (chunk or None)
+        with torch.no_grad():
+            outputs[chunk] = method_set.models["TIC"](images)["covariance"]
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-5, atol=1e-7)

@@ -22,15 +22,16 @@ def preset_of(cfg, name: str) -> str:
     return cfg.pose2d.vitpose_preset if name == "ViTPose" else cfg.pose2d.hourglass_preset
 
 
-def build_datasets(cfg, data, model, seed):
-    """Training and validation crops; refuses a missing frame image up front, naming the first."""
+def build_datasets(cfg, data, model, seed, name: str):
+    """Training and validation crops of the 2D model family `name` (its heatmap σ, `sigma_of`);
+    refuses a missing frame image up front, naming the first."""
     keys = data.sequences(subjects=list(cfg.data.train_subjects) + list(cfg.data.test_subjects))
     missing = data.check_frames(keys, cfg.data.cameras, cfg.data.frame_stride)
     if missing is not None:
         raise DataError(f"frame image {missing} is missing; extract the frames (python -m dataloader extract) "
                         f"or regenerate the synthetic data (make data)")
     c = cfg.pose2d
-    common = dict(input_size=model.input_size, heatmap_size=model.heatmap_size, sigma=c.sigma, margin=c.box_margin,
+    common = dict(input_size=model.input_size, heatmap_size=model.heatmap_size, sigma=sigma_of(cfg, name), margin=c.box_margin,
                   reduced_decode=cfg.data.reduced_decode, box_source=cfg.data.box_source,
                   detections=cfg.detections_path)
     train_set = FrameCropDataset(data, data.sequences(subjects=cfg.data.train_subjects), cfg.data.cameras,
@@ -155,6 +156,19 @@ def warmup_step_lambda(warmup_iters: int, steps_per_epoch: int, lr_steps: list[i
 def epochs_of(cfg, name: str) -> int:
     """Training epochs of the 2D model `name`: `pose2d.hourglass_epochs` for the Hourglass when set, else `pose2d.epochs`."""
     return cfg.pose2d.hourglass_epochs if name == "Hourglass" and cfg.pose2d.hourglass_epochs > 0 else cfg.pose2d.epochs
+
+
+def lr_of(cfg, name: str) -> float:
+    """Peak learning rate of the 2D model `name`: `pose2d.hourglass_lr` for the Hourglass when set, else `pose2d.lr`."""
+    return cfg.pose2d.hourglass_lr if name == "Hourglass" and cfg.pose2d.hourglass_lr > 0 else cfg.pose2d.lr
+
+
+def sigma_of(cfg, name: str) -> float:
+    """Heatmap target σ (heatmap px) of the 2D model `name`: `pose2d.hourglass_sigma` for the Hourglass when
+    set, else `pose2d.sigma`. The official recipes differ: ViTPose σ = 2 on 64×48 heatmaps (mmpose
+    `TopDownGenerateTarget(sigma=2)`), the Stacked Hourglass σ = output_res / 64 = 1 on 64×64
+    (princeton-vl/pytorch_stacked_hourglass: data/MPII/dp.py `GenerateHeatmap`)."""
+    return cfg.pose2d.hourglass_sigma if name == "Hourglass" and cfg.pose2d.hourglass_sigma > 0 else cfg.pose2d.sigma
 
 
 def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
