@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -24,6 +25,7 @@ from matplotlib.ticker import MultipleLocator
 from dataloader.h36m import ACTIONS, BONES, JOINT_NAMES, JOINTS_LEFT, JOINTS_RIGHT, canonical_action
 from utils.engine import layout
 from utils.codecs.crop import crop_affine, person_box
+from utils.prob.covariance import sample_gaussian
 
 logger = logging.getLogger(__name__)
 
@@ -258,13 +260,14 @@ def sample_poses(keypoints: np.ndarray, covariance: np.ndarray, num_samples: int
                  rng: np.random.Generator) -> np.ndarray:
     """(num_samples, J, 2) poses drawn from N(vec(keypoints), covariance) with the full (2J, 2J) Σ.
 
-    x = μ + L z with Σ = L Lᵀ (eigen-decomposition, so a numerically semi-definite Σ still works).
+    The numpy face of the framework's one Gaussian sampler, ``utils.prob.covariance.sample_gaussian`` (float64
+    Cholesky; a covariance that is not SPD is refused naming the frame); ``rng`` seeds its generator.
     """
-    mean = np.asarray(keypoints, dtype=np.float64).reshape(-1)
-    eigenvalues, eigenvectors = np.linalg.eigh(np.asarray(covariance, dtype=np.float64))
-    factor = eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
-    z = rng.standard_normal((num_samples, mean.size))
-    return (mean + z @ factor.T).reshape(num_samples, -1, 2)
+    mean = torch.as_tensor(np.asarray(keypoints, dtype=np.float64).reshape(1, -1))
+    cov = torch.as_tensor(np.asarray(covariance, dtype=np.float64))[None]
+    generator = torch.Generator().manual_seed(int(rng.integers(2 ** 63 - 1)))
+    samples = sample_gaussian(mean, cov, num_samples, generator=generator)  # (S, 1, 2J)
+    return samples[:, 0].numpy().reshape(num_samples, -1, 2)
 
 
 def correlation_matrix(covariance: np.ndarray) -> np.ndarray:
