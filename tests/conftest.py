@@ -1,11 +1,13 @@
 """Test-suite settings: one intra-op thread (tests are many small ops; oversubscribing 2 cores with
 DataLoader workers and subprocesses is slower and makes timings erratic), quiet progress bars."""
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
 
-from tests.helpers import GRAPHMLP, VITPOSE, base_overrides, call_stage, make_tiny_root, run_stage
+from tests.helpers import EXPERIMENT, GRAPHMLP, VITPOSE, base_overrides, call_stage, make_tiny_root, run_stage
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 torch.set_num_threads(1)
@@ -38,4 +40,15 @@ def vitpose_run(tiny_root, tmp_path_factory):
     code, _, err = call_stage("get2Dpredictions.py", base_overrides(tiny_root, out) + VITPOSE +
                               ["data.actions=[Walking]", "data.cameras=[0]"])
     assert code == 0, err[-3000:]
+    return out
+
+
+@pytest.fixture
+def outputs(tmp_path, vitpose_run, graphmlp_run) -> Path:
+    """A fresh output root holding copies of finished runs: 2d/ViTPose, predictions/ViTPose, 3d/GraphMLP_GroundTruth
+    (what the bad-input cases of tests/test_*_errors.py must leave untouched)."""
+    out = tmp_path / "out"
+    for src, rel in ((vitpose_run, f"{EXPERIMENT}/2d"), (vitpose_run, f"{EXPERIMENT}/predictions"),
+                     (graphmlp_run, f"{EXPERIMENT}/3d")):
+        shutil.copytree(src / rel, out / rel)
     return out
