@@ -227,3 +227,26 @@ def test_kill_at_random_moments_of_repeated_saves(tmp_path):
         assert torch.all(ckpt["model"]["w"] == ckpt["epoch"])
         epochs.append(ckpt["epoch"])
     assert len(epochs) == 4
+
+
+def test_a_study_killed_mid_training_retrains_that_stage(tmp_path, no_plots):
+    """study.py skips a training stage whose last.pt and config.yml are current, but a run killed
+    part-way has both (of its last finished epoch): it must count as not done, and be trained again."""
+    from utils.engine.checkpoint import training_finished
+    from utils.study.plan import Stage, _finished, is_stale
+
+    run = tmp_path / "run"
+    killed = _toy_trainer(run, epochs=3, resume=False)
+
+    def die_in_epoch_3(epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt  # stands in for the SIGKILL of test_sigkilled_and_resumed_run_equals_uninterrupted
+    killed.on_epoch_start = die_in_epoch_3
+    with pytest.raises(KeyboardInterrupt):
+        fit(killed)
+    stage = Stage("train", [], outputs=[run / "last.pt"], up_to_date=_finished(run / "last.pt"))
+    assert load_checkpoint(run / "last.pt")["epoch"] == 2 and not training_finished(run / "last.pt")
+    assert is_stale(stage, [])
+    fit(_toy_trainer(run, epochs=3, resume=True))
+    assert training_finished(run / "last.pt") and not is_stale(stage, [])
+    assert not training_finished(tmp_path / "absent.pt")

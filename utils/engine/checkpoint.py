@@ -59,10 +59,11 @@ def atomic_save(obj, path: Path) -> None:
 
 
 def make_checkpoint(*, model, model_name: str, model_kwargs: dict, config: dict, epoch: int, step: int,
-                    optimizer=None, scheduler=None,
+                    optimizer=None, scheduler=None, epochs: int | None = None,
                     rng_per_rank: list | None = None) -> dict:
-    """The checkpoint dict; `rng_per_rank` holds every rank's RNG states under torchrun (rank r
-    resumes its own dropout stream), else [this process's]."""
+    """The checkpoint dict; `epochs`: the run's planned total (a run is finished when `epoch` reaches it);
+    `rng_per_rank` holds every rank's RNG states under torchrun (rank r resumes its own dropout stream),
+    else [this process's]."""
     return {
         "model": unwrap(model).state_dict(),
         "model_name": model_name,
@@ -70,6 +71,7 @@ def make_checkpoint(*, model, model_name: str, model_kwargs: dict, config: dict,
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "epoch": epoch,
+        "epochs": epochs,
         "step": step,
         "rng": rng_state(),
         "rng_per_rank": rng_per_rank if rng_per_rank is not None else [rng_state()],
@@ -80,6 +82,20 @@ def make_checkpoint(*, model, model_name: str, model_kwargs: dict, config: dict,
 def without_resume_state(ckpt: dict) -> dict:
     """`ckpt` without the resume state (optimiser, scheduler, RNG): a third of an Adam checkpoint's size."""
     return {**ckpt, "optimizer": None, "scheduler": None, "rng": None, "rng_per_rank": None}
+
+
+def training_finished(path: Path) -> bool:
+    """Whether the run whose ``last.pt`` is `path` trained all its planned epochs. False for a missing
+    or unreadable file and for a run killed part-way (its last.pt holds the last finished epoch, not
+    the last planned one); a checkpoint without ``epochs`` (written before the field existed) counts
+    as finished."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # missing, truncated, foreign: not a finished run
+        return False
+    if not isinstance(ckpt, dict) or "epoch" not in ckpt:
+        return False
+    return ckpt.get("epochs") is None or ckpt["epoch"] >= ckpt["epochs"]
 
 
 def load_checkpoint(path: Path, expect_model: str | None = None) -> dict:

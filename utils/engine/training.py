@@ -191,7 +191,7 @@ def fit(t: Trainer) -> dict:
         if runtime.is_main_process():
             ckpt = make_checkpoint(model=t.model, model_name=t.model_name, model_kwargs=t.model_kwargs,
                                    config=t.config, epoch=epoch + 1, step=step, optimizer=t.optimizer,
-                                   scheduler=t.scheduler, rng_per_rank=rng_per_rank)
+                                   scheduler=t.scheduler, epochs=t.epochs, rng_per_rank=rng_per_rank)
             # The row first, last.pt last: after a kill in between, the resumed run redoes the epoch and
             # _append_csv replaces its row (and model.pt, with the same weights: the rerun is deterministic).
             # Until a run's first epoch ends, an older metrics.csv stays intact.

@@ -10,6 +10,7 @@ import numpy as np
 from dataloader.h36m import ACTIONS
 from dataloader.sources import PROBABILISTIC, artifact_name, display_name, matched_noise_std
 from utils.engine import layout
+from utils.engine.checkpoint import training_finished
 from utils.artifact import ArtifactError, load_artifact
 from utils.study.baselines import FOOTNOTE, MARK, accuracy_baseline, marked
 from utils.engine.files import mtime as _mtime, write_csv
@@ -99,7 +100,7 @@ def planned_runs(cfg, force: bool = False, matched: dict | None = None):
     for model, source, noise, columns in train_runs:
         ckpt = _trained(cfg, model, source, noise)
         args = [f"model_3D_prediction={model}", f"model_2D_prediction={source}", f"noise_std={noise:g}"]
-        if force or not _fresh(ckpt, _input_time(cfg, source)):
+        if force or not _fresh(ckpt, _input_time(cfg, source)) or not training_finished(ckpt):
             commands.append(("main.py", args))
         for eval_source in columns:
             out = layout.eval_dir(cfg, model, layout.source_tag(source, noise), eval_source) / "metrics.json"

@@ -17,6 +17,7 @@ import yaml
 from config import MODELS_2D, load_config, to_dict
 from dataloader.synthetic import generate as synthetic_generate
 from utils.engine import layout
+from utils.engine.checkpoint import training_finished
 from utils.engine.files import mtime as _mtime
 from utils.study.seeds import seed_overrides
 
@@ -100,7 +101,7 @@ def run_stages(cfg, data_inputs: list[Path], force: bool = False) -> list[Stage]
         args = [f"model_2D_prediction={model}"]
         stages.append(Stage(f"train 2D {model}", [("train2D.py", args)], outputs=[run / "last.pt"],
                             inputs=data_inputs, saved_config=run / "config.yml", stage_overrides=args, estimate_s=150,
-                            ignored=DETERMINISTIC_2D_IGNORED))
+                            ignored=DETERMINISTIC_2D_IGNORED, up_to_date=_finished(run / "last.pt")))
         pred = layout.prediction_dir(cfg, model)
         stages.append(Stage(f"predict 2D {model}", [("get2Dpredictions.py", args)], outputs=[pred / "meta.json"],
                             inputs=[layout.pose2d_checkpoint(cfg, model)], saved_config=pred / "meta.json",
@@ -108,6 +109,7 @@ def run_stages(cfg, data_inputs: list[Path], force: bool = False) -> list[Stage]
     prob = layout.prob_dir(cfg, cfg.model_prob_pose)
     stages.append(Stage(f"train TIC-TAC {cfg.model_prob_pose}", [("train2D_prob_pose.py", [])],
                         outputs=[prob / "last.pt"], saved_config=prob / "config.yml", estimate_s=240,
+                        up_to_date=_finished(prob / "last.pt"),
                         inputs=data_inputs + ([layout.prob_init_checkpoint(cfg)] if cfg.prob.init else [])))
     pred = layout.prediction_dir(cfg, "Probabilistic")
     stages.append(Stage("predict 2D Probabilistic", [("get2Dpredictions_prob_pose.py", [])], outputs=[pred / "meta.json"],
@@ -119,6 +121,12 @@ def run_stages(cfg, data_inputs: list[Path], force: bool = False) -> list[Stage]
     stages.append(Stage("figures", list(FIGURE_COMMANDS), outputs=[figures / ".done"],
                         inputs=[compare_dir / "tables.md"], estimate_s=60))
     return stages
+
+
+def _finished(last: Path) -> Callable[[], bool]:
+    """A training stage is done only when its run trained every planned epoch (a study killed
+    part-way leaves a last.pt of the last finished epoch, with the same config.yml)."""
+    return lambda: training_finished(last)
 
 
 def is_stale(stage: Stage, overrides: list[str], config_file=None) -> bool:
