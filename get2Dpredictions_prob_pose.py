@@ -18,8 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from dataloader.crop_dataset import FrameCropDataset, normalise_images
-from dataloader.loaders import make_loader
+from dataloader.crop_dataset import normalise_images
 from dataloader.reader import load_human36m
 from utils.stages import estimator, prob_estimator
 from utils.engine import layout, runtime
@@ -54,12 +53,7 @@ def main(argv):
     data = load_human36m(cfg.data_root, cfg.data.frame_template, subjects=estimator.prediction_subjects(cfg),
                          actions=cfg.data.actions or None)
     keys = data.sequences()
-    dataset = FrameCropDataset(data, keys, cfg.data.cameras, 1, pose.input_size,
-                               pose.heatmap_size, sigma=cfg.pose2d.sigma, margin=cfg.pose2d.box_margin, targets=False,
-                               reduced_decode=cfg.data.reduced_decode, box_source=cfg.data.box_source,
-                               detections=cfg.detections_path)
-    loader = make_loader(dataset, batch_size=cfg.predict.batch_size, shuffle=False,
-                         num_workers=cfg.data.num_workers, seed=cfg.seed, device=device)
+    loader = estimator.prediction_loader(cfg, data, keys, pose, device)
     table = estimator.sequence_table(data, keys)
     means, covs, vis, index = [], [], [], []
     for batch in tqdm(loader, desc=f"predict Probabilistic {backbone}/{method}", dynamic_ncols=True):

@@ -165,7 +165,6 @@ def oracle_run(tiny_root, tmp_path):
 
 
 def test_prediction_artifact_rows_hold_their_frames_ground_truth(oracle_run, monkeypatch):
-    import get2Dpredictions
     from config import load_config
     from utils.stages import estimator
     from utils.engine import layout
@@ -176,7 +175,7 @@ def test_prediction_artifact_rows_hold_their_frames_ground_truth(oracle_run, mon
     cfg = load_config(overrides)
     write_checkpoint(layout.pose2d_dir(cfg, "ViTPose") / "model.pt", "ViTPose", {"name": "ViTPose"})
     monkeypatch.setattr(estimator, "rebuild_estimator", lambda kwargs: HeatmapOracle(registry))
-    monkeypatch.setattr(get2Dpredictions, "FrameCropDataset", stamped_dataset(get2Dpredictions.FrameCropDataset, registry))
+    monkeypatch.setattr(estimator, "FrameCropDataset", stamped_dataset(estimator.FrameCropDataset, registry))
     code, _, err = call_stage("get2Dpredictions.py", overrides)
     assert code == 0, err[-2000:]
 
@@ -188,7 +187,6 @@ def test_prediction_artifact_rows_hold_their_frames_ground_truth(oracle_run, mon
 
 
 def test_probabilistic_artifact_rows_hold_their_frames_mean_and_covariance(oracle_run, monkeypatch):
-    import get2Dpredictions_prob_pose
     from config import load_config
     from utils.stages import estimator, prob_estimator
     from utils.engine import layout
@@ -203,8 +201,7 @@ def test_probabilistic_artifact_rows_hold_their_frames_mean_and_covariance(oracl
     oracle = GaussianOracle(registry, sequences)
     monkeypatch.setattr(estimator, "rebuild_estimator", lambda kwargs: None)
     monkeypatch.setattr(prob_estimator, "build_method_set", lambda pose, methods, kwargs, tic_chunk_size=0: _OracleSet(oracle))
-    module = get2Dpredictions_prob_pose
-    monkeypatch.setattr(module, "FrameCropDataset", stamped_dataset(module.FrameCropDataset, registry))
+    monkeypatch.setattr(estimator, "FrameCropDataset", stamped_dataset(estimator.FrameCropDataset, registry))
     code, _, err = call_stage("get2Dpredictions_prob_pose.py", overrides)
     assert code == 0, err[-2000:]
 

@@ -11,6 +11,7 @@ import torch
 
 from dataloader.crop_dataset import FrameCropDataset, normalise_images
 from dataloader.h36m import FLIP_PERMUTATION, NUM_JOINTS
+from dataloader.loaders import make_loader
 from dataloader.reader import DataError
 from models.pose2d import build_pose_model
 from utils.codecs.crop import apply_affine, invert_affine
@@ -224,6 +225,17 @@ def make_eval_step(flip_test: bool):
 
 
 # --- prediction stage ---------------------------------------------------------------------------
+
+def prediction_loader(cfg, data, keys, pose_model, device):
+    """Loader of every frame of `keys` in `data.cameras`, cropped for `pose_model` (its input and heatmap
+    sizes) from the configured box source, without targets, in a fixed order (the prediction stages)."""
+    dataset = FrameCropDataset(data, keys, cfg.data.cameras, 1, pose_model.input_size, pose_model.heatmap_size,
+                               sigma=cfg.pose2d.sigma, margin=cfg.pose2d.box_margin, targets=False,
+                               reduced_decode=cfg.data.reduced_decode, box_source=cfg.data.box_source,
+                               detections=cfg.detections_path)
+    return make_loader(dataset, batch_size=cfg.predict.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
+                       seed=cfg.seed, device=device)
+
 
 def sequence_table(data, keys) -> dict[str, list[str]]:
     """subject → sorted sequence names: the table that the artifact's index column 1 points into."""
