@@ -26,8 +26,7 @@ def heatmap_figure(path: Path, matrix: np.ndarray, row_labels: list[str], col_la
 
     fig, ax = plt.subplots(figsize=(1.6 + 1.55 * len(col_labels), 1.2 + 0.62 * len(row_labels)))
     masked = np.ma.masked_invalid(matrix)
-    cmap = plt.get_cmap("viridis_r" if lower_is_better else "viridis").copy()
-    cmap.set_bad("#eeeeee")
+    cmap = plt.get_cmap("viridis_r" if lower_is_better else "viridis").with_extremes(bad="#eeeeee")
     im = ax.imshow(masked, cmap=cmap, aspect="auto")
     finite = matrix[np.isfinite(matrix)]
     mid = (finite.min() + finite.max()) / 2 if finite.size else 0
