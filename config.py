@@ -78,6 +78,8 @@ class RuntimeConfig:
 class Pose2DConfig:
     vitpose_preset: str = "tiny"                 # models/vit_pose presets: tiny, tiny64, S, B, L, H
     hourglass_preset: str = "tiny"               # models/stacked_hourglass presets: tiny, 2stack, 8stack
+    init: str = ""                               # starting weights: "" random | path to an official file or a model.pt of ours (utils.stages.init_weights)
+    hourglass_init: str = ""                     # starting weights of the Hourglass: "" = `init` | random | path
     epochs: int = 4
     batch_size: int = 32
     lr: float = 1e-3
@@ -111,7 +113,7 @@ class ProbConfig:
     tic_chunk_size: int = 0                      # samples per vmapped TIC Jacobian call; 0 = the whole batch
     heatmap_peak: float = 30.0                   # target heatmap peak (TIC-TAC: 30) so the soft-argmax mean is sharp
     mse_warmup_epochs: int = 0                   # epochs of heatmap-only training first (the official code has none)
-    init: str = ""                               # pose network's starting weights: "" random | pose2d (this run's own 2D model of the backbone) | path to a model.pt of ours
+    init: str = ""                               # pose network's starting weights: "" random | pose2d (this run's own 2D model of the backbone) | path to an official file or a model.pt of ours
     epochs: int = 4
     batch_size: int = 32
     lr: float = 1e-3
