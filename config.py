@@ -65,6 +65,11 @@ class DataConfig:
     reduced_decode: bool = True                  # decode frames at ½/¼/⅛ JPEG scale when the crop keeps ≥ 1 px per input px
     box_source: str = choice("silhouette", "keypoints", "detections")  # person box of the 2D crops (train and predict)
     detections: str = ""                         # box_source=detections: npz '<S>/<sequence>/<camera id>' → (N, 4) px
+    dataset: str = choice("h36m", "coco", "mpii")  # what the 2D training stages train on (validation stays on Human3.6M)
+    coco_annotations: str = "data/coco/annotations/person_keypoints_train2017.json"
+    coco_images: str = "data/coco/train2017"
+    mpii_annotations: str = "data/mpii/mpii_human_pose_v1_u12_1.mat"
+    mpii_images: str = "data/mpii/images"
 
 
 @dataclass(frozen=True)

@@ -152,3 +152,82 @@ def test_bad_annotation_files_fail_with_one_line(tmp_path, writer, reader, expec
     assert expect in str(info.value) and str(path) in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(DataError, match="not found"):
         reader(tmp_path / "absent.json", tmp_path)
+
+
+# --- crops, masked losses and the training stage ------------------------------------------------------------------
+
+def _coco_with_people(tmp_path):
+    """One 96×72 image with a person whose visible COCO joints lie inside its box (the crop)."""
+    _image(tmp_path / "images" / "000000000001.jpg", size=(96, 72))
+    visible = {0: 2, 5: 2, 6: 2, 7: 1, 11: 2, 12: 2, 15: 2}
+    keypoints = []
+    for k in range(17):
+        keypoints += [20 + 2 * k, 20 + 3 * k, visible.get(k, 0)]
+    data = {"images": [{"id": 1, "file_name": "000000000001.jpg", "width": 72, "height": 96}],
+            "annotations": [{"image_id": 1, "bbox": [10, 10, 50, 70], "keypoints": keypoints, "num_keypoints": 7,
+                             "iscrowd": 0}]}
+    path = tmp_path / "person_keypoints_train2017.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_person_crops_carry_targets_of_the_present_joints_only(tmp_path):
+    from dataloader.crop_dataset import PersonCropDataset
+    from utils.codecs.crop import apply_affine
+
+    samples = read_coco(_coco_with_people(tmp_path), tmp_path / "images")
+    batch = PersonCropDataset(samples, (64, 48), (16, 12), sigma=1.0)[0]
+    present = batch["present"].numpy()
+    assert present.sum() == 6 and np.array_equal(batch["weights"].numpy() > 0, present)
+    assert batch["heatmaps"][~present].abs().max() == 0 and batch["target_hm"][~present].abs().max() == 0
+    expected = apply_affine(samples.keypoints[0][present], batch["to_heatmap"].double().numpy())
+    assert np.allclose(batch["target_hm"].numpy()[present], expected, atol=1e-4)
+    flipped = PersonCropDataset(samples, (64, 48), (16, 12), augment=True, flip_prob=1.0, rotation=0.0, scale=0.0)[0]
+    from dataloader.h36m import FLIP_PERMUTATION
+    assert np.array_equal(flipped["present"].numpy(), present[list(FLIP_PERMUTATION)])
+
+
+def test_absent_joints_change_neither_the_heatmap_nor_the_covariance_terms():
+    import torch
+
+    from models.pose2d import build_pose_model
+    from models.tictac import ProbabilisticPoseModel
+    from utils.stages.estimator import heatmap_loss
+
+    torch.manual_seed(0)
+    present = torch.ones(2, NUM_JOINTS, dtype=torch.bool)
+    present[:, [0, 7, 8, 10]] = False  # COCO's absent joints
+    model = ProbabilisticPoseModel(build_pose_model("ViTPose", "tiny64", NUM_JOINTS), "NLL").eval()
+    images = torch.randn(2, 3, 64, 48)
+    target = torch.rand(2, 2 * NUM_JOINTS) * 10
+    heatmaps = torch.rand(2, NUM_JOINTS, 16, 12)
+    other_target, other_heatmaps = target.clone(), heatmaps.clone()
+    hidden = (~present).repeat_interleave(2, dim=1)
+    other_target[hidden] += 50.0
+    other_heatmaps[~present] = 7.0
+    with torch.no_grad():
+        out = model(images)
+        a = model.loss(out, target, present, heatmaps, heatmap_weight=present)
+        b = model.loss(out, other_target, present, other_heatmaps, heatmap_weight=present)
+        c = model.loss(out, target, present, other_heatmaps)  # unmasked: the absent maps count
+    assert torch.equal(a["covariance"], b["covariance"]) and torch.equal(a["heatmap"], b["heatmap"])
+    assert not torch.equal(a["heatmap"], c["heatmap"])
+    weights = present.float()
+    pred = torch.rand(2, 1, NUM_JOINTS, 16, 12)
+    assert torch.equal(heatmap_loss(pred, heatmaps, weights), heatmap_loss(pred, other_heatmaps, weights))
+
+
+def test_train2d_pretrains_on_coco_and_validates_on_human36m(tiny_root, tmp_path):
+    from tests.helpers import base_overrides, call_stage, read_metrics
+
+    annotations = _coco_with_people(tmp_path)
+    out = tmp_path / "out"
+    status, _, err = call_stage("train2D.py", base_overrides(tiny_root, out) + [
+        "model_2D_prediction=ViTPose", "pose2d.vitpose_preset=tiny64", "pose2d.epochs=1", "pose2d.batch_size=1",
+        "data.dataset=coco", f"data.coco_annotations={annotations}", f"data.coco_images={tmp_path / 'images'}"])
+    assert status == 0, err[-2000:]
+    rows = read_metrics(out / "robustness" / "2d" / "ViTPose" / "metrics.csv")
+    assert len(rows) == 1 and float(rows[0]["val_error_px"]) > 0  # validated on the Human3.6M test subject
+    status, _, err = call_stage("train2D.py", base_overrides(tiny_root, out) + [
+        "data.dataset=mpii", f"data.mpii_annotations={tmp_path / 'absent.mat'}"])
+    assert status != 0 and err.strip().splitlines()[-1].startswith("error: MPII annotation file")
