@@ -44,7 +44,7 @@ def main(argv):
     init = layout.prob_init_checkpoint(cfg)
     if init is not None:  # every method starts from the same pose network (prob.init): ours or an official file
         report = init_weights.initialise(pose_model, pose_kwargs, init, key="prob.init")
-        if report.head_loaded:  # a trained heatmap layer of peak 1 → TIC-TAC's peak; a fresh one learns it
+        if report.kind == "ours":  # a deterministic heatmap layer of peak 1 → TIC-TAC's peak; a fresh one learns it
             estimator.scale_heatmap_output(pose_model, c.heatmap_peak)
             logger.info("prob.init: heatmaps scaled ×%g to prob.heatmap_peak", c.heatmap_peak)
     train_set, val_set = estimator.build_datasets(cfg, data, pose_model, cfg.seed, cfg.model_prob_pose)

@@ -231,3 +231,36 @@ def test_train2d_pretrains_on_coco_and_validates_on_human36m(tiny_root, tmp_path
     status, _, err = call_stage("train2D.py", base_overrides(tiny_root, out) + [
         "data.dataset=mpii", f"data.mpii_annotations={tmp_path / 'absent.mat'}"])
     assert status != 0 and err.strip().splitlines()[-1].startswith("error: MPII annotation file")
+
+
+def test_pretrain_on_coco_then_finetune_on_human36m_in_two_commands(tiny_root, tmp_path, monkeypatch, caplog):
+    """`train2D_prob_pose.py data.dataset=coco`, then `prob.init=<its last.pt>`: the fine-tuning starts from
+    the pre-trained TIC pose network, unscaled."""
+    import importlib
+    import logging
+
+    import torch
+
+    from tests.helpers import base_overrides, call_stage
+    from utils.engine.checkpoint import load_checkpoint
+
+    annotations = _coco_with_people(tmp_path)
+    common = base_overrides(tiny_root, tmp_path / "out") + ["model_prob_pose=ViTPose", "pose2d.vitpose_preset=tiny64",
+                                                           "prob.methods=[NLL, TIC]", "prob.batch_size=1"]
+    status, _, err = call_stage("train2D_prob_pose.py", common + [
+        "experiment=pretrain", "prob.init=", "data.dataset=coco", f"data.coco_annotations={annotations}",
+        f"data.coco_images={tmp_path / 'images'}"])
+    assert status == 0, err[-2000:]
+    last = tmp_path / "out" / "pretrain" / "2d" / "Probabilistic_ViTPose" / "last.pt"
+    pretrained = load_checkpoint(last)["model"]
+    module, seen = importlib.import_module("train2D_prob_pose"), {}
+    monkeypatch.setattr(module, "fit", lambda trainer: seen.setdefault("model", trainer.model) and {})
+    with caplog.at_level(logging.INFO):
+        status, _, err = call_stage("train2D_prob_pose.py", common + [f"prob.init={last}"])
+    assert status == 0, err[-2000:]
+    log = "\n".join(r.getMessage() for r in caplog.records)
+    assert "the TIC method's pose network of a TIC-TAC run" in log and "heatmaps scaled" not in log
+    for method in ("NLL", "TIC"):
+        state = seen["model"].models[method].pose_model.state_dict()
+        for key, value in state.items():
+            assert torch.equal(value, pretrained[f"models.TIC.pose_model.{key}"]), key

@@ -4,7 +4,8 @@
 The kind of file is read from its keys (README, "Pretrained weights", says where each official file comes from):
 
 - ``ours``: a ``model.pt`` / ``last.pt`` of this framework (``model``, ``model_name``, ``model_kwargs``): the same
-  family and preset, loaded whole;
+  family and preset, loaded whole; of a TIC-TAC run (``Probabilistic_<family>``), the pose network of its TIC
+  method (else its first), kind ``ours-probabilistic`` (its heatmaps already peak at ``prob.heatmap_peak``);
 - ``mmpose``: a released ViTPose (``ViTAE-Transformer/ViTPose``, mmcv's ``{'state_dict': {'backbone.*',
   'keypoint_head.*'}, 'meta'}``);
 - ``mae``: an MAE ImageNet encoder (``facebookresearch/mae`` ``mae_pretrain_vit_*.pth``: ``{'model': {'cls_token',
@@ -108,7 +109,16 @@ def file_kind(state_dict: Mapping[str, torch.Tensor]) -> str | None:
 
 
 def _load_ours(model, kwargs, ckpt, path, key) -> InitReport:
-    name, theirs = ckpt["model_name"], ckpt.get("model_kwargs") or {}
+    name, theirs, state, kind = ckpt["model_name"], ckpt.get("model_kwargs") or {}, ckpt["model"], "ours"
+    origin = "ours"
+    if name == f"Probabilistic_{kwargs['name']}" and isinstance(theirs.get("pose"), dict):
+        # a TIC-TAC run of ours (train2D_prob_pose.py): the pose network of its TIC method (else its first)
+        methods = list(theirs.get("methods") or [])
+        method = "TIC" if "TIC" in methods else methods[0] if methods else ""
+        prefix = f"models.{method}.pose_model."
+        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        name, theirs, kind = kwargs["name"], theirs["pose"], "ours-probabilistic"
+        origin = f"ours, the {method} method's pose network of a TIC-TAC run"
     if name != kwargs["name"] or theirs.get("preset") != kwargs["preset"]:
         raise CheckpointError(f"{key}={path} holds our {name} preset {theirs.get('preset')!r}, the model is "
                               f"{kwargs['name']} preset {kwargs['preset']!r}; give a file of the same model and "
@@ -117,11 +127,11 @@ def _load_ours(model, kwargs, ckpt, path, key) -> InitReport:
         raise CheckpointError(f"{key}={path} holds {theirs.get('num_joints')} joints, the model "
                               f"{kwargs['num_joints']}; every model of this framework predicts the 17 Human3.6M joints")
     try:
-        load_state_dict_strict(model, ckpt["model"], source=str(path))
+        load_state_dict_strict(model, state, source=str(path))
     except ValueError as exc:
         raise CheckpointError(f"{key}: {exc}") from None
-    return InitReport("ours", True, f"{key}: {kwargs['name']} loaded whole from {path} (ours, preset "
-                                    f"{kwargs['preset']!r}, the 17 Human3.6M joints)")
+    return InitReport(kind, True, f"{key}: {kwargs['name']} loaded whole from {path} ({origin}, preset "
+                                  f"{kwargs['preset']!r}, the 17 Human3.6M joints)")
 
 
 def _official_state_dict(loaded, path, key) -> dict[str, torch.Tensor]:
