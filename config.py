@@ -65,6 +65,11 @@ class DataConfig:
     reduced_decode: bool = True                  # decode frames at ½/¼/⅛ JPEG scale when the crop keeps ≥ 1 px per input px
     box_source: str = choice("silhouette", "keypoints", "detections")  # person box of the 2D crops (train and predict)
     detections: str = ""                         # box_source=detections: npz '<S>/<sequence>/<camera id>' → (N, 4) px
+    dataset: str = choice("h36m", "coco", "mpii")  # what the 2D training stages train on (validation stays on Human3.6M)
+    coco_annotations: str = "data/coco/annotations/person_keypoints_train2017.json"
+    coco_images: str = "data/coco/train2017"
+    mpii_annotations: str = "data/mpii/mpii_human_pose_v1_u12_1.mat"
+    mpii_images: str = "data/mpii/images"
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,8 @@ class RuntimeConfig:
 class Pose2DConfig:
     vitpose_preset: str = "tiny"                 # models/vit_pose presets: tiny, tiny64, S, B, L, H
     hourglass_preset: str = "tiny"               # models/stacked_hourglass presets: tiny, 2stack, 8stack
+    init: str = ""                               # starting weights: "" random | path to an official file or a model.pt of ours (utils.stages.init_weights)
+    hourglass_init: str = ""                     # starting weights of the Hourglass: "" = `init` | random | path
     epochs: int = 4
     batch_size: int = 32
     lr: float = 1e-3
@@ -111,7 +118,7 @@ class ProbConfig:
     tic_chunk_size: int = 0                      # samples per vmapped TIC Jacobian call; 0 = the whole batch
     heatmap_peak: float = 30.0                   # target heatmap peak (TIC-TAC: 30) so the soft-argmax mean is sharp
     mse_warmup_epochs: int = 0                   # epochs of heatmap-only training first (the official code has none)
-    init: str = ""                               # pose network's starting weights: "" random | pose2d (this run's own 2D model of the backbone) | path to a model.pt of ours
+    init: str = ""                               # pose network's starting weights: "" random | pose2d (this run's own 2D model of the backbone) | path to an official file or a model.pt of ours
     epochs: int = 4
     batch_size: int = 32
     lr: float = 1e-3

@@ -6,9 +6,12 @@ Heatmap MSE against Gaussian targets (σ = `pose2d.sigma` heatmap px, `pose2d.ho
 ground-truth box. Per epoch: PCK@0.05 and @0.1 of the box size, the mean 2D error in full-frame
 pixels (sub-pixel decoding, flip test), and the study's "AP50" (PCK at half the GT box diagonal).
 Writes checkpoint/<experiment>/2d/<model>/{model.pt, last.pt, config.yml, metrics.csv, curves.png}: model.pt
-holds the last epoch's weights, last.pt the same plus the state to resume.
+holds the last epoch's weights, last.pt the same plus the state to resume. `pose2d.init` (the Hourglass:
+`pose2d.hourglass_init`) starts from a file instead of random weights: an official checkpoint (mmpose ViTPose,
+an MAE ViT encoder, princeton-vl's Stacked Hourglass) or a model.pt of ours (utils/stages/init_weights.py).
 
     python train2D.py model_2D_prediction=Hourglass
+    python train2D.py pose2d.vitpose_preset=B pose2d.init=pretrained/mae_pretrain_vit_base.pth
     torchrun --nproc_per_node=4 train2D.py profile=paper
 """
 from __future__ import annotations
@@ -20,7 +23,7 @@ import torch
 from config import MODELS_2D, to_dict
 from dataloader.loaders import make_loader
 from dataloader.reader import load_human36m
-from utils.stages import estimator
+from utils.stages import estimator, init_weights
 from utils.engine import layout, runtime
 from utils.engine.cli import run, setup
 from utils.engine.training import Trainer, fit
@@ -39,6 +42,10 @@ def main(argv):
                          subjects=list(cfg.data.train_subjects) + list(cfg.data.test_subjects),
                          actions=cfg.data.actions or None)
     model, kwargs = estimator.build_estimator(cfg, name)
+    init = layout.pose2d_init_file(cfg, name)
+    if init is not None:  # pose2d.init / pose2d.hourglass_init: an official file or one of ours (resume overrides it)
+        init_weights.initialise(model, kwargs, init, key="pose2d.hourglass_init" if name == "Hourglass"
+                                and cfg.pose2d.hourglass_init else "pose2d.init")
     train_set, val_set = estimator.build_datasets(cfg, data, model, cfg.seed, name)
     c = cfg.pose2d
     train_loader = make_loader(train_set, batch_size=c.batch_size, shuffle=True, num_workers=cfg.data.num_workers,

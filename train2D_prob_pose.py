@@ -8,7 +8,8 @@ TIC-TAC does. The loss of each is its covariance loss on the soft-argmax mean pl
 No MSE warm-up by default: the official TIC-TAC code has none (`prob.mse_warmup_epochs` adds one).
 `prob.init` starts every method from trained weights instead of random ones: `pose2d` takes this run's
 own deterministic model of the backbone (train2D.py), so the Probabilistic source differs from it only
-in the covariance training (the original study pre-trained its estimator on MPII/COCO likewise).
+in the covariance training (the original study pre-trained its estimator on MPII/COCO likewise); a path names
+a model.pt of ours or an official file (utils/stages/init_weights.py), whose joint layer then starts at random.
 
     python train2D_prob_pose.py model_prob_pose=ViTPose
 """
@@ -21,7 +22,7 @@ import torch
 from config import PROB_METHODS, to_dict
 from dataloader.loaders import make_loader
 from dataloader.reader import load_human36m
-from utils.stages import estimator, prob_estimator
+from utils.stages import estimator, init_weights, prob_estimator
 from utils.engine import layout, runtime
 from utils.engine.cli import run, setup
 from utils.engine.training import Trainer, fit
@@ -41,10 +42,11 @@ def main(argv):
                          actions=cfg.data.actions or None)
     pose_model, pose_kwargs = estimator.build_estimator(cfg, backbone)
     init = layout.prob_init_checkpoint(cfg)
-    if init is not None:  # every method starts from the same trained pose network (prob.init)
-        estimator.load_pose_weights(pose_model, pose_kwargs, init)
-        estimator.scale_heatmap_output(pose_model, c.heatmap_peak)  # peak-1 heatmaps → TIC-TAC's peak
-        logger.info("pose network initialised from %s, heatmaps scaled ×%g to prob.heatmap_peak", init, c.heatmap_peak)
+    if init is not None:  # every method starts from the same pose network (prob.init): ours or an official file
+        report = init_weights.initialise(pose_model, pose_kwargs, init, key="prob.init")
+        if report.kind == "ours":  # a deterministic heatmap layer of peak 1 → TIC-TAC's peak; a fresh one learns it
+            estimator.scale_heatmap_output(pose_model, c.heatmap_peak)
+            logger.info("prob.init: heatmaps scaled ×%g to prob.heatmap_peak", c.heatmap_peak)
     train_set, val_set = estimator.build_datasets(cfg, data, pose_model, cfg.seed, cfg.model_prob_pose)
     kwargs = {"pose": pose_kwargs, "methods": [m for m in PROB_METHODS if m in c.methods],
               "heads": prob_estimator.model_kwargs(cfg)}

@@ -233,3 +233,81 @@ class FrameCropDataset(Dataset):
             "box_size": torch.from_numpy((joints_size / self.margin).astype(np.float32)),
             "index": torch.from_numpy(np.stack([self.subject_ids[rows[:, 0]], rows[:, 0], rows[:, 1], rows[:, 2]], 1)),
         }
+
+
+class PersonCropDataset(Dataset):
+    """Person crops of a still-image dataset (COCO or MPII, ``dataloader.coco_mpii``), items as
+    ``FrameCropDataset``'s plus ``present`` (J,) bool: the joints the dataset annotates as visible. An absent joint
+    has weight 0 (out of the heatmap loss and, through ``weights``, out of the covariance) and a target of 0
+    (never read); ``keypoints`` holds 0 there too. The crop is a square of `margin` × the longer side of the
+    annotated person box; augmentation as ``FrameCropDataset``, drawn per item from (seed, epoch).
+
+    Args:
+        samples: a ``PersonSamples`` table; the other arguments as ``FrameCropDataset``.
+    """
+    fetches_batches = True
+
+    def __init__(self, samples, input_size, heatmap_size, *, sigma: float = 2.0, margin: float = 1.25,
+                 augment: bool = False, rotation: float = 30.0, scale: float = 0.25, flip_prob: float = 0.5,
+                 max_items: int = 0, seed: int = 0):
+        self.samples = samples
+        self.input_size, self.heatmap_size = tuple(input_size), tuple(heatmap_size)
+        self.sigma, self.margin, self.augment = sigma, margin, augment
+        self.rotation, self.scale, self.flip_prob = rotation, scale, flip_prob
+        self.max_items, self.seed = max_items, seed
+        self.to_heatmap_from_input = heatmap_affine(self.input_size, self.heatmap_size)
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        n = len(self.samples)
+        if self.max_items and self.max_items < n:
+            rng = np.random.default_rng((self.seed, epoch if self.augment else 0))
+            self.rows = np.sort(rng.choice(n, self.max_items, replace=False))
+        else:
+            self.rows = np.arange(n)
+        m = len(self.rows)
+        if self.augment:
+            rng = np.random.default_rng((self.seed, epoch, 1))
+            rotate = rng.random(m) < 0.6
+            self.rotations = np.where(rotate, rng.uniform(-self.rotation, self.rotation, m), 0.0)
+            self.scales = rng.uniform(1 - self.scale, 1 + self.scale, m)
+            self.flips = rng.random(m) < self.flip_prob
+        else:
+            self.rotations, self.scales, self.flips = np.zeros(m), np.ones(m), np.zeros(m, dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, idx: int) -> dict:
+        return {name: value[0] for name, value in self.__getitems__([idx]).items()}
+
+    def __getitems__(self, indices) -> dict:
+        indices = np.asarray(indices, dtype=np.int64)
+        rows = self.rows[indices]
+        present = self.samples.present[rows].copy()                                   # (B, J)
+        keypoints = np.where(present[..., None], self.samples.keypoints[rows], 0.0)  # (B, J, 2) image px
+        center, size = box_square(self.samples.boxes[rows], self.margin)
+        flip = self.flips[indices]
+        affine = crop_affine(center, size, self.input_size, self.rotations[indices], flip,
+                             scale=self.scales[indices])                              # (B, 2, 3) image px → input px
+        crops = np.empty((len(indices), *self.input_size, 3), dtype=np.uint8)
+        for i, row in enumerate(rows):
+            crops[i] = warp_image(read_frame_bgr(self.samples.images[row]), affine[i], self.input_size)
+        to_heatmap = compose_affine(self.to_heatmap_from_input, affine)
+        target = apply_affine(keypoints, to_heatmap)
+        perm = list(FLIP_PERMUTATION)
+        target[flip] = target[flip][:, perm]
+        present[flip] = present[flip][:, perm]
+        heatmaps, weights = encode_heatmaps(target, self.heatmap_size, self.sigma, visible=present)
+        target = np.where(present[..., None], target, 0.0)
+        return {
+            "image": torch.from_numpy(np.ascontiguousarray(crops[..., ::-1].transpose(0, 3, 1, 2))),  # RGB
+            "heatmaps": heatmaps, "weights": weights,
+            "target_hm": torch.from_numpy(target.astype(np.float32)),
+            "keypoints": torch.from_numpy(keypoints.astype(np.float32)),
+            "to_heatmap": torch.from_numpy(to_heatmap.astype(np.float32)),
+            "flipped": torch.from_numpy(flip),
+            "box_size": torch.from_numpy((np.asarray(size, dtype=np.float64).reshape(-1) / self.margin).astype(np.float32)),
+            "index": torch.from_numpy(np.stack([np.full_like(rows, -1), rows, np.zeros_like(rows), np.zeros_like(rows)], 1)),
+            "present": torch.from_numpy(present),
+        }

@@ -184,7 +184,8 @@ class ProbabilisticPoseModel(nn.Module):
         }
 
     def loss(self, outputs: dict, target: torch.Tensor, visible: torch.Tensor | None = None,
-             heatmap_target: torch.Tensor | None = None, epoch: int | None = None) -> dict[str, torch.Tensor]:
+             heatmap_target: torch.Tensor | None = None, epoch: int | None = None,
+             heatmap_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Loss terms (scalars), each added with weight 1 as in official TIC-TAC and the original study.
 
         Args:
@@ -194,6 +195,7 @@ class ProbabilisticPoseModel(nn.Module):
                 visibility head's negatives. A sample with no visible joint does not count in the mean.
             heatmap_target: (B, J, h, w) target heatmaps: MSE over J·h·w averaged over batch and stacks.
             epoch: current epoch, for ``mse_warmup_epochs``.
+            heatmap_weight: optional (B, J) mask: joints with 0 (absent from the dataset) leave the heatmap MSE.
         Returns:
             dict with ``covariance``, ``heatmap``, ``visibility`` (0 when not applicable) and ``total``.
         """
@@ -219,7 +221,10 @@ class ProbabilisticPoseModel(nn.Module):
             if outputs.get("intermediate_heatmaps") is not None:
                 stacks.insert(0, outputs["intermediate_heatmaps"])
             predicted = torch.cat(stacks, dim=1)  # (B, S, J, h, w)
-            heatmap_term = (predicted - heatmap_target[:, None]).pow(2).mean()
+            difference = predicted - heatmap_target[:, None]
+            if heatmap_weight is not None:
+                difference = difference * heatmap_weight.to(difference.dtype)[:, None, :, None, None]
+            heatmap_term = difference.pow(2).mean()
 
         visibility_term = zero
         if self.visibility_head is not None and visible is not None:

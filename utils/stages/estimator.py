@@ -9,7 +9,7 @@ import re
 import numpy as np
 import torch
 
-from dataloader.crop_dataset import FrameCropDataset, normalise_images
+from dataloader.crop_dataset import FrameCropDataset, PersonCropDataset, normalise_images
 from dataloader.h36m import FLIP_PERMUTATION, NUM_JOINTS
 from dataloader.loaders import make_loader
 from dataloader.reader import DataError
@@ -40,7 +40,30 @@ def build_datasets(cfg, data, model, seed, name: str):
                                  flip_prob=c.flip_prob, max_items=c.max_train_items, seed=seed, **common)
     val_set = FrameCropDataset(data, data.sequences(subjects=cfg.data.test_subjects), cfg.data.cameras,
                                cfg.data.frame_stride, max_items=c.max_val_items, seed=seed, **common)
+    if cfg.data.dataset != "h36m":  # pre-training on still images; validation stays on the Human3.6M test subjects
+        train_set = PersonCropDataset(person_samples(cfg), model.input_size, model.heatmap_size,
+                                      sigma=sigma_of(cfg, name), margin=c.box_margin, augment=True,
+                                      rotation=c.rotation, scale=c.scale, flip_prob=c.flip_prob,
+                                      max_items=c.max_train_items, seed=seed)
     return train_set, val_set
+
+
+def person_samples(cfg):
+    """The annotated people of `data.dataset` (coco | mpii), mapped to the 17 Human3.6M joints; a training set
+    without one is refused."""
+    from config import resolve_path
+    from dataloader.coco_mpii import read_coco, read_mpii
+
+    d = cfg.data
+    if d.dataset == "coco":
+        samples = read_coco(resolve_path(d.coco_annotations), resolve_path(d.coco_images))
+        source = d.coco_annotations
+    else:
+        samples = read_mpii(resolve_path(d.mpii_annotations), resolve_path(d.mpii_images))
+        source = d.mpii_annotations
+    if len(samples) == 0:
+        raise DataError(f"{source} holds no person with a visible joint; check data.{d.dataset}_annotations")
+    return samples
 
 
 def prediction_subjects(cfg) -> list[str]:

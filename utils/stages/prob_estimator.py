@@ -57,7 +57,9 @@ def make_train_step(heatmap_peak: float, epoch_ref: list[int]):
         visible = batch["weights"] > 0
         heatmaps = batch["heatmaps"] * heatmap_peak
         outputs = model(normalise_images(batch["image"]))
-        terms = {m: model_of(model, m).loss(out, target, visible, heatmaps, epoch=epoch_ref[0]) for m, out in outputs.items()}
+        present = batch.get("present")  # COCO/MPII: joints the dataset lacks leave the heatmap term too
+        terms = {m: model_of(model, m).loss(out, target, visible, heatmaps, epoch=epoch_ref[0], heatmap_weight=present)
+                 for m, out in outputs.items()}
         loss = sum(t["total"] for t in terms.values())
         return loss, {f"{m}_loss": t["total"].item() for m, t in terms.items()}, len(target)
     return step

@@ -99,18 +99,20 @@ def run_stages(cfg, data_inputs: list[Path], force: bool = False) -> list[Stage]
     for model in MODELS_2D:
         run = layout.pose2d_dir(cfg, model)
         args = [f"model_2D_prediction={model}"]
+        init = layout.pose2d_init_file(cfg, model)
         stages.append(Stage(f"train 2D {model}", [("train2D.py", args)], outputs=[run / "last.pt"],
-                            inputs=data_inputs, saved_config=run / "config.yml", stage_overrides=args, estimate_s=150,
-                            ignored=DETERMINISTIC_2D_IGNORED, up_to_date=_finished(run / "last.pt")))
+                            inputs=data_inputs + ([init] if init else []), saved_config=run / "config.yml",
+                            stage_overrides=args, estimate_s=150, ignored=DETERMINISTIC_2D_IGNORED,
+                            up_to_date=_finished(run / "last.pt")))
         pred = layout.prediction_dir(cfg, model)
         stages.append(Stage(f"predict 2D {model}", [("get2Dpredictions.py", args)], outputs=[pred / "meta.json"],
                             inputs=[layout.pose2d_checkpoint(cfg, model)], saved_config=pred / "meta.json",
                             stage_overrides=args, estimate_s=60, ignored=DETERMINISTIC_2D_IGNORED))
-    prob = layout.prob_dir(cfg, cfg.model_prob_pose)
+    prob, prob_init = layout.prob_dir(cfg, cfg.model_prob_pose), layout.prob_init_checkpoint(cfg)
     stages.append(Stage(f"train TIC-TAC {cfg.model_prob_pose}", [("train2D_prob_pose.py", [])],
                         outputs=[prob / "last.pt"], saved_config=prob / "config.yml", estimate_s=240,
                         up_to_date=_finished(prob / "last.pt"),
-                        inputs=data_inputs + ([layout.prob_init_checkpoint(cfg)] if cfg.prob.init else [])))
+                        inputs=data_inputs + ([prob_init] if prob_init else [])))
     pred = layout.prediction_dir(cfg, "Probabilistic")
     stages.append(Stage("predict 2D Probabilistic", [("get2Dpredictions_prob_pose.py", [])], outputs=[pred / "meta.json"],
                         inputs=[prob / "last.pt"], saved_config=pred / "meta.json", estimate_s=90))
