@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 from dataloader.camera import world_to_camera
 from dataloader.h36m import FLIP_PERMUTATION, ROOT, action_label, select_17, subject_id
 from dataloader.sources import SeqKey, Source2D
+from utils.codecs.uncertainty import MIRROR_NEGATES
 
 
 def camera_pose_3d(data, subject: str, sequence: str, cam: int) -> np.ndarray:
@@ -25,13 +26,19 @@ def camera_pose_3d(data, subject: str, sequence: str, cam: int) -> np.ndarray:
 
 
 def flip_2d(x):
-    """Mirror centred normalised 2D (…, J, 2) — NumPy or torch: x → −x, left/right joints swapped."""
+    """Mirror centred normalised 2D input (…, J, C) — NumPy or torch: x → −x, left/right joints swapped; with the
+    uncertainty channels of ``xy+cov`` (C = 5) the correlation ρ changes sign too (utils.codecs.uncertainty)."""
     out = x[..., list(FLIP_PERMUTATION), :]  # advanced indexing: a copy in both libraries
-    out[..., 0] = -out[..., 0]
+    for c in MIRROR_NEGATES[out.shape[-1]]:
+        out[..., c] = -out[..., c]
     return out
 
 
-flip_3d = flip_2d  # the same operation on (…, J, 3): negate x, swap sides
+def flip_3d(x):
+    """Mirror root-relative 3D (…, J, 3) — NumPy or torch: x → −x, left/right joints swapped."""
+    out = x[..., list(FLIP_PERMUTATION), :]
+    out[..., 0] = -out[..., 0]
+    return out
 
 
 class LiftingDataset(Dataset):
