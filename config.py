@@ -22,6 +22,8 @@ from pathlib import Path
 
 import yaml
 
+from utils.codecs.uncertainty import INPUT_MODES  # downstream input channels per joint: xy | xy+conf | xy+cov
+
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent
@@ -131,6 +133,7 @@ class LiftingConfig:
     train_stride: int = 1                        # use every k-th training frame as a target
     sample_mode: str = choice(*SAMPLE_MODES)     # draws of a stochastic source along a window: per frame | one per window | AR(1)
     sample_rho: float = 0.9                      # sample_mode=ar1: lag-1 correlation of the standard-normal draws
+    input: str = choice(*INPUT_MODES)            # channels per joint: xy | xy+conf (+ confidence) | xy+cov (+ log σx, log σy, ρ)
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ class ActionConfig:
     clip_stride: int = 8                         # frames between the starts of consecutive clips
     sample_mode: str = choice(*SAMPLE_MODES)     # as lifting.sample_mode, for the clips
     sample_rho: float = 0.9                      # sample_mode=ar1: lag-1 correlation
+    input: str = choice(*INPUT_MODES)            # as lifting.input, for the clips
 
 
 @dataclass(frozen=True)

@@ -94,3 +94,30 @@ def test_an_unknown_mode_names_the_valid_ones():
         input_channels(np.zeros((1, NUM_JOINTS, 2)), None, "xy+sigma")
     with pytest.raises(ValueError, match="no input mode has 2 extra channels"):
         mode_of(2)
+
+
+# --- end to end: main.py trains on the channels, get3Dprediction.py reads them back ------------------
+
+@pytest.mark.parametrize("model, overrides, extra", [
+    ("GraphMLP", ["lifting.preset=tiny", "lifting.batch_size=8", "lifting.epochs=1", "lifting.input=xy+cov"], 3),
+    ("SkateFormer", ["action.epochs=1", "action.batch_size=8", "action.clip_stride=8", "action.input=xy+conf"], 1)])
+def test_a_downstream_run_with_uncertainty_input_trains_and_evaluates(tiny_root, tmp_path, model, overrides, extra):
+    import json
+
+    import torch
+
+    from tests.helpers import EXPERIMENT, base_overrides, call_stage
+
+    args = base_overrides(tiny_root, tmp_path) + [f"model_3D_prediction={model}", "model_2D_prediction=GroundTruth",
+                                                  "data.actions=[Walking]", "data.cameras=[0, 1]"] + overrides
+    code, _, err = call_stage("main.py", args)
+    assert code == 0, err[-3000:]
+    suffix = "xy_cov" if extra == 3 else "xy_conf"
+    run = tmp_path / EXPERIMENT / "3d" / f"{model}_GroundTruth_{suffix}"
+    ckpt = torch.load(run / ("xsub" if model == "SkateFormer" else "") / "last.pt", weights_only=True)
+    assert ckpt["model_kwargs"]["extra_channels"] == extra
+    code, _, err = call_stage("get3Dprediction.py", args + ["model_2D_dataset=GroundTruth"])
+    assert code == 0, err[-3000:]
+    metrics = json.loads((tmp_path / EXPERIMENT / "eval" / f"{model}_GroundTruth_{suffix}_on_GroundTruth"
+                          / "metrics.json").read_text())
+    assert np.isfinite(metrics["mpjpe_mm"] if model == "GraphMLP" else metrics["xsub"]["top1"])
