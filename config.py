@@ -171,6 +171,8 @@ class CompareConfig:
     sources: list = _list("GroundTruth", "Hourglass", "ViTPose", "Probabilistic")
     action_sources: list = _list()               # sources of the action table; empty = `sources`
     matched_noise: bool = True                   # add a noise level = the Probabilistic artifact's mean marginal σ
+    uncertainty_comparison: list = _list()       # models (GraphMLP, SkateFormer) whose 4 ways of using the Probabilistic source are compared; [] = off
+    uncertainty_input: str = choice("xy+cov", "xy+conf")  # the channels of the comparison's "uncertainty input" ways
 
 
 @dataclass(frozen=True)
@@ -378,6 +380,10 @@ def _check_ranges(cfg: Config) -> None:
         if bad:
             raise ConfigError(f"config key 'compare.{key}' has unknown source(s) {bad}; valid: "
                               f"{', '.join(DOWNSTREAM_SOURCES_2D)}")
+    bad = [m for m in cfg.compare.uncertainty_comparison if m not in MODELS_3D]
+    if bad:
+        raise ConfigError(f"config key 'compare.uncertainty_comparison' has unknown model(s) {bad}; valid: "
+                          f"{', '.join(MODELS_3D)} (e.g. compare.uncertainty_comparison=[GraphMLP])")
     for section in ("lifting", "action"):
         rho = getattr(cfg, section).sample_rho
         if not -1 < rho < 1:

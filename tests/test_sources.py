@@ -383,3 +383,34 @@ def test_action_scale_jitter_scales_sigma_with_the_coordinates(data, tmp_path):
     np.testing.assert_allclose(jittered[..., :2], s * plain[..., :2], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(jittered[..., 2:4], plain[..., 2:4] + np.log(s), atol=1e-5)  # log(sσ) = log σ + log s
     np.testing.assert_allclose(jittered[..., 4], plain[..., 4], atol=1e-6)                  # ρ is scale-free
+
+
+def test_compare_plans_the_ways_of_using_the_probabilistic_source(tmp_path):
+    from utils.study.comparison import planned_runs
+
+    cfg = make_cfg(tmp_path, "compare.sources=[GroundTruth, Probabilistic]", "compare.action_sources=[GroundTruth]",
+                   "compare.noise_stds=[]", "compare.matched_noise=false",
+                   "compare.uncertainty_comparison=[GraphMLP, SkateFormer]", "compare.uncertainty_input=xy+conf")
+    write_probabilistic(cfg, [KEY])
+    commands, missing = planned_runs(cfg)
+    assert not missing
+    trained = [dict(a.split("=") for a in args) for script, args in commands if script == "main.py"]
+    runs = sorted((t["model_3D_prediction"], t["model_2D_prediction"],
+                   t.get("lifting.input", t.get("action.input", "xy"))) for t in trained)
+    # the lifting rows (GroundTruth, Probabilistic) and the action row, plus the ways not already among them
+    ways = [(m, s, i) for m in ("GraphMLP", "SkateFormer") for s in ("ProbabilisticMean", "Probabilistic")
+            for i in ("xy", "xy+conf")]
+    assert runs == sorted(set(ways) | {("GraphMLP", "GroundTruth", "xy"), ("SkateFormer", "GroundTruth", "xy")})
+    evaluated = [dict(a.split("=") for a in args) for script, args in commands if script == "get3Dprediction.py"]
+    graph = [e for e in evaluated if e["model_3D_prediction"] == "GraphMLP" and e.get("lifting.input") == "xy+conf"]
+    assert sorted(e["model_2D_dataset"] for e in graph) == sorted(["GroundTruth", "Probabilistic"] * 2)
+    action = [e for e in evaluated if e["model_3D_prediction"] == "SkateFormer"]
+    assert {e["model_2D_dataset"] for e in action} == {"GroundTruth"}  # the action table's columns
+    assert all("lifting.input" not in e for e in action)
+
+
+def test_an_unknown_model_in_the_uncertainty_comparison_is_refused(tmp_path):
+    from config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"compare.uncertainty_comparison' has unknown model\(s\) \['PoseFormer'\]"):
+        make_cfg(tmp_path, "compare.uncertainty_comparison=[PoseFormer]")
