@@ -22,6 +22,8 @@ from pathlib import Path
 
 import yaml
 
+from utils.codecs.uncertainty import INPUT_MODES  # downstream input channels per joint: xy | xy+conf | xy+cov
+
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent
@@ -138,6 +140,7 @@ class LiftingConfig:
     train_stride: int = 1                        # use every k-th training frame as a target
     sample_mode: str = choice(*SAMPLE_MODES)     # draws of a stochastic source along a window: per frame | one per window | AR(1)
     sample_rho: float = 0.9                      # sample_mode=ar1: lag-1 correlation of the standard-normal draws
+    input: str = choice(*INPUT_MODES)            # channels per joint: xy | xy+conf (+ confidence) | xy+cov (+ log σx, log σy, ρ)
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,7 @@ class ActionConfig:
     clip_stride: int = 8                         # frames between the starts of consecutive clips
     sample_mode: str = choice(*SAMPLE_MODES)     # as lifting.sample_mode, for the clips
     sample_rho: float = 0.9                      # sample_mode=ar1: lag-1 correlation
+    input: str = choice(*INPUT_MODES)            # as lifting.input, for the clips
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,8 @@ class CompareConfig:
     sources: list = _list("GroundTruth", "Hourglass", "ViTPose", "Probabilistic")
     action_sources: list = _list()               # sources of the action table; empty = `sources`
     matched_noise: bool = True                   # add a noise level = the Probabilistic artifact's mean marginal σ
+    uncertainty_comparison: list = _list()       # models (GraphMLP, SkateFormer) whose 4 ways of using the Probabilistic source are compared; [] = off
+    uncertainty_input: str = choice("xy+cov", "xy+conf")  # the channels of the comparison's "uncertainty input" ways
 
 
 @dataclass(frozen=True)
@@ -381,6 +387,10 @@ def _check_ranges(cfg: Config) -> None:
         if bad:
             raise ConfigError(f"config key 'compare.{key}' has unknown source(s) {bad}; valid: "
                               f"{', '.join(DOWNSTREAM_SOURCES_2D)}")
+    bad = [m for m in cfg.compare.uncertainty_comparison if m not in MODELS_3D]
+    if bad:
+        raise ConfigError(f"config key 'compare.uncertainty_comparison' has unknown model(s) {bad}; valid: "
+                          f"{', '.join(MODELS_3D)} (e.g. compare.uncertainty_comparison=[GraphMLP])")
     for section in ("lifting", "action"):
         rho = getattr(cfg, section).sample_rho
         if not -1 < rho < 1:

@@ -10,7 +10,8 @@ mean and the 3D quantile calibration (cGNF) are reported, the samples laid out a
 `lifting.sample_mode`. SkateFormer: top-1 per split. An evaluation on Probabilistic or ProbabilisticMean
 reads the artifact's means; on GroundTruthCov (GroundTruth+Σ), one fixed draw per frame of the ground truth
 + N(0, Σ) (seeded by `seed`). The final checkpoint (`last.pt`) is evaluated: no model selection on the
-test subjects.
+test subjects. A model trained with `lifting.input` / `action.input` ≠ xy reads the same uncertainty channels of
+the evaluation source (the constant "no uncertainty" channels on a deterministic one).
 
     python get3Dprediction.py model_2D_prediction=GroundTruth model_2D_dataset=ViTPose
     python get3Dprediction.py model_2D_prediction=ProbabilisticMean model_2D_dataset=GroundTruthCov
@@ -38,10 +39,12 @@ def main(argv):
     cfg, _, device = setup(argv)
     if runtime.world_size() > 1:
         raise SystemExit("get3Dprediction.py runs in one process; start it without torchrun")
-    train_tag = layout.source_tag(cfg.model_2D_prediction, cfg.noise_std)
+    channels = downstream.input_mode(cfg)
+    train_tag = layout.source_tag(cfg.model_2D_prediction, cfg.noise_std, channels)
     model_dir = layout.downstream_dir(cfg, cfg.model_3D_prediction, train_tag)
     out_dir = layout.eval_dir(cfg, cfg.model_3D_prediction, train_tag, cfg.model_2D_dataset)
-    fix = f"train it with `{layout.downstream_command(cfg.model_3D_prediction, cfg.model_2D_prediction, cfg.noise_std)}`"
+    fix = ("train it with "
+           f"`{layout.downstream_command(cfg.model_3D_prediction, cfg.model_2D_prediction, cfg.noise_std, channels)}`")
     data = load_human36m(cfg.data_root, cfg.data.frame_template,
                          subjects=list(cfg.data.train_subjects) + list(cfg.data.test_subjects),
                          actions=cfg.data.actions or None)

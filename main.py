@@ -6,12 +6,14 @@ split (X-sub, X-view). A Probabilistic source draws fresh samples of N(mean, Σ)
 used, laid out along each window by `lifting.sample_mode` / `action.sample_mode` (frame | window | ar1);
 ProbabilisticMean trains on its means alone; GroundTruthCov (GroundTruth+Σ) on the ground truth plus
 fresh N(0, Σ) draws of the same covariances; `noise_std` adds isotropic Gaussian noise to the source
-(the study's noise baseline). The validation 2D of a stochastic source is its means (Probabilistic) or
+(the study's noise baseline). `lifting.input` / `action.input` = xy+conf or xy+cov add each joint's 2D
+uncertainty as input channels (a run of its own: 3d/<model>_<source>_xy_conf or _xy_cov). The validation 2D of a stochastic source is its means (Probabilistic) or
 one fixed draw per frame (GroundTruthCov), as the evaluation reads it.
 
     python main.py model_3D_prediction=GraphMLP model_2D_prediction=Probabilistic lifting.sample_mode=window
     python main.py model_2D_prediction=GroundTruthCov
     python main.py model_2D_prediction=GroundTruth noise_std=0.01
+    python main.py model_2D_prediction=ProbabilisticMean lifting.input=xy+cov
 """
 from __future__ import annotations
 
@@ -40,8 +42,8 @@ def train_lifter(cfg, data, device, run_dir):
     train_src = build_source(cfg, data, train_keys, cfg.model_2D_prediction, noise_std=cfg.noise_std)
     val_src = build_source(cfg, data, test_keys, cfg.model_2D_prediction, sample=False)
     train_set = LiftingDataset(data, train_keys, train_src, frames, stride=c.train_stride,
-                               flip=c.flip_augmentation, seed=cfg.seed)
-    val_set = LiftingDataset(data, test_keys, val_src, frames, stride=max(c.train_stride, 1))
+                               flip=c.flip_augmentation, seed=cfg.seed, input_mode=c.input)
+    val_set = LiftingDataset(data, test_keys, val_src, frames, stride=max(c.train_stride, 1), input_mode=c.input)
     model = runtime.wrap_ddp(model.to(device), device)
     optimizer = torch.optim.Adam(model.parameters(), lr=c.lr, amsgrad=True, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, downstream.graphmlp_lr_lambda(c.lr_decay, c.lr_halve_every))
@@ -65,8 +67,9 @@ def train_action(cfg, data, device, run_dir, split):
     train_keys, test_keys = split_keys(keys, split, cfg.data.train_subjects, cfg.data.test_subjects)
     train_src = build_source(cfg, data, train_keys, cfg.model_2D_prediction, noise_std=cfg.noise_std)
     val_src = build_source(cfg, data, test_keys, cfg.model_2D_prediction, sample=False)
-    train_set = ActionClipDataset(data, train_keys, train_src, frames, c.clip_stride, augment=True, seed=cfg.seed)
-    val_set = ActionClipDataset(data, test_keys, val_src, frames, c.clip_stride)
+    train_set = ActionClipDataset(data, train_keys, train_src, frames, c.clip_stride, augment=True, seed=cfg.seed,
+                                  input_mode=c.input)
+    val_set = ActionClipDataset(data, test_keys, val_src, frames, c.clip_stride, input_mode=c.input)
     train_loader = make_loader(train_set, batch_size=c.batch_size, shuffle=True, num_workers=cfg.data.num_workers,
                                seed=cfg.seed, drop_last=True, device=device)
     model = runtime.wrap_ddp(model.to(device), device)
@@ -89,7 +92,7 @@ def train_action(cfg, data, device, run_dir, split):
 
 def main(argv):
     cfg, _, device = setup(argv)
-    tag = layout.source_tag(cfg.model_2D_prediction, cfg.noise_std)
+    tag = layout.source_tag(cfg.model_2D_prediction, cfg.noise_std, downstream.input_mode(cfg))
     run_dir = layout.downstream_dir(cfg, cfg.model_3D_prediction, tag)
     data = load_human36m(cfg.data_root, cfg.data.frame_template,
                          subjects=list(cfg.data.train_subjects) + list(cfg.data.test_subjects),

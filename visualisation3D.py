@@ -67,7 +67,7 @@ def main(argv):
     for subfig, ((subject, sequence, cam), row) in zip(subfigs, samples):
         title = f"{canonical_action(sequence)}: {subject} · {sequence} · cam {cam} · frame {int(index[row, 3])}"
         draw_sample(subfig, ev["predictions"][row], ev["targets"][row], title)
-    train_tag = layout.source_tag(cfg.model_2D_prediction, cfg.noise_std)
+    train_tag = layout.source_tag(cfg.model_2D_prediction, cfg.noise_std, cfg.lifting.input)
     overall = ev["metrics"].get("mpjpe_mm")
     summary = f" (action-wise MPJPE {overall:.1f} mm)" if isinstance(overall, (int, float)) else ""
     fig.suptitle(f"{MODEL} trained on {train_tag}, evaluated on {cfg.model_2D_dataset}{summary}\n"

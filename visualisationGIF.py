@@ -76,7 +76,7 @@ def main(argv):
     key = vis.filter_sequences(groups, vis.default_subjects(cfg), cfg.vis.actions, cfg.vis.cameras,
                                f"the evaluation {path}", fix)[0]
     subject, sequence, cam = key
-    train_tag = layout.source_tag(cfg.model_2D_prediction, cfg.noise_std)
+    train_tag = layout.source_tag(cfg.model_2D_prediction, cfg.noise_std, cfg.lifting.input)
     rows, frames = clip_rows(cfg, ev, key, groups)
     predicted, covariances = source_2d(cfg, key, frames)
     data = load_human36m(cfg.data_root, cfg.data.frame_template, subjects=[subject])

@@ -5,7 +5,9 @@ Splits (exact subject and camera parsing, unlike the original study's substring 
 - ``xview``: train on every other configured camera (0 and 2 of 0–3), test on the others (1 and 3),
   all subjects — a real cross-view split, not a per-camera average on the cross-subject test set.
 Clips start every `clip_stride` frames; a sequence shorter than T gives one clip padded by
-edge replication. Coordinates are centred on the pelvis of the clip's first frame.
+edge replication. Coordinates are centred on the pelvis of the clip's first frame. With `input_mode` ``xy+conf``
+or ``xy+cov`` each joint also carries the channels of its 2×2 marginal covariance (``utils.codecs.uncertainty``),
+computed after the scale jitter (which scales σ with the coordinates).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from torch.utils.data import Dataset
 
 from dataloader.h36m import ROOT, action_label, subject_id
 from dataloader.sources import SeqKey, Source2D
+from utils.codecs.uncertainty import input_channels, num_channels
 
 def split_keys(keys: list[SeqKey], split: str, train_subjects, test_subjects) -> tuple[list, list]:
     """(train keys, test keys) of a protocol: 'xsub' or 'xview'."""
@@ -27,11 +30,13 @@ def split_keys(keys: list[SeqKey], split: str, train_subjects, test_subjects) ->
 
 
 class ActionClipDataset(Dataset):
-    """Items: dict(inputs (T, J, 2), index_t (T,), label (), index (4,))."""
+    """Items: dict(inputs (T, J, C), index_t (T,), label (), index (4,)); C = 2, 3 or 5 by `input_mode`."""
 
     def __init__(self, data, keys: list[SeqKey], source: Source2D, clip_length: int, clip_stride: int,
-                 augment: bool = False, seed: int = 0):
+                 augment: bool = False, seed: int = 0, input_mode: str = "xy"):
+        num_channels(input_mode)  # refuses an unknown mode
         self.source, self.T, self.augment, self.seed = source, clip_length, augment, seed
+        self.input_mode = input_mode
         self.keys = list(keys)
         self.labels = np.array([action_label(q) for _, q, _ in self.keys], dtype=np.int64)
         items = []
@@ -56,8 +61,13 @@ class ActionClipDataset(Dataset):
         rng = np.random.default_rng((self.seed, self.epoch, idx)) if (self.source.stochastic or self.augment) else None
         x = self.source.window(key, frames, rng if self.source.stochastic else None)
         x = x - x[:1, ROOT:ROOT + 1]
+        moments = self.source.window_moments(key, frames) if self.input_mode != "xy" else None
         if self.augment:
-            x = x * rng.uniform(0.9, 1.1)  # mild scale jitter: camera distance varies
+            scale = rng.uniform(0.9, 1.1)  # mild scale jitter: camera distance varies
+            x = x * scale
+            moments = None if moments is None else moments * scale ** 2
+        if self.input_mode != "xy":
+            x = input_channels(x, moments, self.input_mode)
         index_t = 2.0 * (frames - frames[0]) / max(self.T, 1) - 1.0  # Skate-Embedding time in [−1, 1)
         return {"inputs": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
                 "index_t": torch.from_numpy(index_t.astype(np.float32)),

@@ -4,7 +4,9 @@ Each item is one (subject, sequence, camera, frame): the 2D window of the chosen
 centred on the frame, edge-replicated at the sequence ends, as GraphMLP and VideoPose3D do) and the
 3D pose of the centre frame in camera coordinates, root-relative (root joint = 0), in metres.
 Windows are slices of pre-padded arrays (no per-item Python loop over frames). A stochastic source
-(probabilistic samples, noise) draws afresh every time an item is read.
+(probabilistic samples, noise) draws afresh every time an item is read. With `input_mode` ``xy+conf`` or
+``xy+cov`` each frame's joints also carry the channels of their 2×2 marginal covariance
+(``utils.codecs.uncertainty``; the constant "no uncertainty" channels for a deterministic source).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from torch.utils.data import Dataset
 from dataloader.camera import world_to_camera
 from dataloader.h36m import FLIP_PERMUTATION, ROOT, action_label, select_17, subject_id
 from dataloader.sources import SeqKey, Source2D
+from utils.codecs.uncertainty import MIRROR_NEGATES, input_channels, num_channels
 
 
 def camera_pose_3d(data, subject: str, sequence: str, cam: int) -> np.ndarray:
@@ -25,17 +28,23 @@ def camera_pose_3d(data, subject: str, sequence: str, cam: int) -> np.ndarray:
 
 
 def flip_2d(x):
-    """Mirror centred normalised 2D (…, J, 2) — NumPy or torch: x → −x, left/right joints swapped."""
+    """Mirror centred normalised 2D input (…, J, C) — NumPy or torch: x → −x, left/right joints swapped; with the
+    uncertainty channels of ``xy+cov`` (C = 5) the correlation ρ changes sign too (utils.codecs.uncertainty)."""
     out = x[..., list(FLIP_PERMUTATION), :]  # advanced indexing: a copy in both libraries
+    for c in MIRROR_NEGATES[out.shape[-1]]:
+        out[..., c] = -out[..., c]
+    return out
+
+
+def flip_3d(x):
+    """Mirror root-relative 3D (…, J, 3) — NumPy or torch: x → −x, left/right joints swapped."""
+    out = x[..., list(FLIP_PERMUTATION), :]
     out[..., 0] = -out[..., 0]
     return out
 
 
-flip_3d = flip_2d  # the same operation on (…, J, 3): negate x, swap sides
-
-
 class LiftingDataset(Dataset):
-    """Items: dict(inputs (T, J, 2), target (J, 3), index (4,), action ()).
+    """Items: dict(inputs (T, J, C), target (J, 3), index (4,), action ()); C = 2, 3 or 5 by `input_mode`.
 
     Args:
         data: a loaded Human3.6M (dataloader.reader).
@@ -45,13 +54,16 @@ class LiftingDataset(Dataset):
         stride: every k-th frame is a target (training speed-up; evaluation uses 1).
         flip: random horizontal flip with probability 0.5 (training augmentation).
         seed: base seed of the per-item random streams (samples, noise, flips).
+        input_mode: xy | xy+conf | xy+cov, the channels per joint (``utils.codecs.uncertainty``).
     """
 
     def __init__(self, data, keys: list[SeqKey], source: Source2D, frames: int, stride: int = 1,
-                 flip: bool = False, seed: int = 0):
+                 flip: bool = False, seed: int = 0, input_mode: str = "xy"):
         if frames % 2 != 1:
             raise ValueError(f"lifting window must be odd, got frames={frames}")
+        num_channels(input_mode)  # refuses an unknown mode
         self.source, self.frames, self.flip, self.seed = source, frames, flip, seed
+        self.input_mode = input_mode
         self.pad = (frames - 1) // 2
         self.keys = list(keys)
         self.targets = [camera_pose_3d(data, *k) for k in self.keys]
@@ -81,6 +93,8 @@ class LiftingDataset(Dataset):
         frames = np.clip(np.arange(f - self.pad, f + self.pad + 1), 0, n - 1)  # edge replication
         rng = self._rng(idx) if (self.source.stochastic or self.flip) else None
         x = self.source.window(key, frames, rng if self.source.stochastic else None)
+        if self.input_mode != "xy":
+            x = input_channels(x, self.source.window_moments(key, frames), self.input_mode)
         y = self.targets[k][f]
         if self.flip and rng.random() < 0.5:
             x, y = flip_2d(x), flip_3d(y)

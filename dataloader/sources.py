@@ -17,6 +17,11 @@ Cholesky factor of Σ_t (σ·z_t for isotropic noise) and z_t standard normal, a
 ``window``: one z for the whole window, so the noise follows every frame's covariance but moves with it;
 ``ar1``: z_t = ρ z_{t−1} + √(1−ρ²) ε_t, z_0 = ε_0 (each z_t stays standard normal, lag-1 correlation ρ).
 Every mode keeps each frame's marginal N(μ_t, Σ_t); only the correlation across frames differs.
+
+A source also gives each frame's per-joint 2×2 marginal covariance (:meth:`Source2D.window_moments`), what the
+uncertainty input channels (`lifting.input`, `action.input`: ``utils.codecs.uncertainty``) are made of: the
+artifact's Σ_j for a probabilistic artifact (its means, its samples and GroundTruth+Σ alike), plus s² I for
+isotropic noise of std s; None for a deterministic source (no uncertainty).
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ from scipy.signal import lfilter
 from dataloader.camera import normalize_screen_coordinates
 from dataloader.h36m import NUM_JOINTS, get_camera, subject_id
 from utils.artifact import Artifact, ArtifactError, load_artifact
+from utils.codecs.uncertainty import marginal_moments
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +87,7 @@ class Source2D:
     noise_std: float = 0.0                             # isotropic Gaussian std, normalised units
     sample_mode: str = "frame"                         # frame | window | ar1: draws along a window (module doc)
     rho: float = 0.9                                   # sample_mode=ar1: lag-1 correlation of z
+    moments: dict[SeqKey, np.ndarray] | None = None   # (N, J, 3) Σxx, Σyy, Σxy of each joint's marginal, normalised²
 
     @property
     def stochastic(self) -> bool:
@@ -101,6 +108,15 @@ class Source2D:
             x = x + (self.noise_std * z).reshape(T, NUM_JOINTS, 2).astype(np.float32)
         return x
 
+    def window_moments(self, key: SeqKey, frames: np.ndarray) -> np.ndarray | None:
+        """(len(frames), J, 3) float32 Σxx, Σyy, Σxy of each joint's 2×2 marginal (normalised units²): the artifact's,
+        plus noise_std² on the variances; None for a deterministic source (no uncertainty)."""
+        if self.moments is None and self.noise_std == 0:
+            return None
+        m = (self.moments[key][frames] if self.moments is not None
+             else np.zeros((len(frames), NUM_JOINTS, 3), dtype=np.float32))
+        return m + np.array([self.noise_std ** 2, self.noise_std ** 2, 0.0], dtype=np.float32)
+
 
 def frozen_draw(source: Source2D, seed: int) -> Source2D:
     """One fixed draw of a stochastic source for every frame (a deterministic source, reproducible per
@@ -108,12 +124,14 @@ def frozen_draw(source: Source2D, seed: int) -> Source2D:
     along the whole sequence (``window``: one z per sequence)."""
     if not source.stochastic:
         return source
-    keypoints = {}
+    keypoints, moments = {}, {}
     for key in source.keypoints:
         subject, sequence, cam = key
         rng = np.random.default_rng([seed, subject_id(subject), zlib.crc32(sequence.encode()), cam])
-        keypoints[key] = source.window(key, np.arange(len(source.keypoints[key])), rng).astype(np.float32)
-    return replace(source, keypoints=keypoints, cholesky=None, noise_std=0.0)
+        frames = np.arange(len(source.keypoints[key]))
+        keypoints[key] = source.window(key, frames, rng).astype(np.float32)
+        moments[key] = source.window_moments(key, frames)  # the drawn noise's covariance stays known
+    return replace(source, keypoints=keypoints, cholesky=None, noise_std=0.0, moments=moments)
 
 
 def matched_noise_std(art: Artifact, subjects=None, cameras=None) -> tuple[float, float]:
@@ -161,6 +179,7 @@ def artifact_source(data, keys: list[SeqKey], path: Path, fix: str, sample: bool
     art = load_artifact(path, fix)
     rows_by_key = art.sequences()
     keypoints, cholesky = {}, {} if (art.probabilistic and sample) else None
+    moments = {} if art.probabilistic else None
     for key in keys:
         subject, sequence, cam = key
         n = len(data.positions_3d[subject][sequence])
@@ -176,11 +195,13 @@ def artifact_source(data, keys: list[SeqKey], path: Path, fix: str, sample: bool
         camera = data.camera(subject, cam)
         scale = 2.0 / camera.res_w  # normalisation is isotropic: one factor 2/w for both axes
         keypoints[key] = normalize_screen_coordinates(art.keypoints[rows], camera.res_w, camera.res_h).astype(np.float32)
-        if cholesky is not None:
+        if moments is not None:
             cov = art.covariance[rows].astype(np.float64) * scale ** 2
-            cholesky[key] = np.linalg.cholesky(cov).astype(np.float32)
+            moments[key] = marginal_moments(cov).astype(np.float32)
+            if cholesky is not None:
+                cholesky[key] = np.linalg.cholesky(cov).astype(np.float32)
     name = art.meta.get("source", path.name)
-    return Source2D(name=name, keypoints=keypoints, cholesky=cholesky)
+    return Source2D(name=name, keypoints=keypoints, cholesky=cholesky, moments=moments)
 
 
 def build_source(cfg, data, keys: list[SeqKey], source: str, noise_std: float = 0.0, sample: bool = True,

@@ -328,6 +328,41 @@ def check_action(run: Path, heading: str, lines: list[str], baselines: dict, cou
             check_number(xview, expected[1], f"action [{row[0]}, {evaluated}] X-view", counter, marks[1])
 
 
+def check_ways(run: Path, heading: str, lines: list[str], baselines: dict, counter: Counter) -> None:
+    """The ways of using the Probabilistic source (compare.uncertainty_comparison): rows (way, trained on, input),
+    each cell read back from eval/<model>_<trained on>[_<input>]_on_<evaluated>/metrics.json."""
+    header, rows = one_table(lines, heading)
+    lifting = "lifting" in heading
+    model = "GraphMLP" if lifting else "SkateFormer"
+    lift, act = baselines.get("lifting"), baselines.get("action", {})
+    bar = {s: 100 * strongest_of([b["chance"], b["majority_top1"]], False) for s, b in act.items()}
+    assert header[:3] == ["way", "trained on", "input"], f"{heading}: columns {header}"
+    for row in rows:
+        for j, evaluated in enumerate(header[3:], start=3):
+            where = f"{heading} [{row[0]}, {evaluated}]"
+            if BASELINE_ROW.search(row[0]):
+                expected = ((lift["mpjpe_mm"], lift["p_mpjpe_mm"]) if lifting else
+                            (100 * act["xsub"]["majority_top1"], 100 * act["xview"]["majority_top1"]))
+                marks = (None, None)
+            else:
+                train = tag(row[1]) + ("" if row[2] == "xy" else "_" + row[2].replace("+", "_"))
+                path = eval_path(run, model, train, tag(evaluated))
+                if empty_cell(row[j], path, where):
+                    continue
+                m = read_json(path)
+                if lifting:
+                    expected = (m["mpjpe_mm"], m["p_mpjpe_mm"])
+                    marks = (error_mark(expected[0], lift["mpjpe_mm"]), error_mark(expected[1], lift["p_mpjpe_mm"])) \
+                        if lift else (None, None)
+                else:
+                    expected = (100 * m["xsub"]["top1"], 100 * m["xview"]["top1"])
+                    marks = (accuracy_mark(expected[0], bar.get("xsub")), accuracy_mark(expected[1], bar.get("xview"))) \
+                        if act else (None, None)
+            first, second = row[j].split(" / ")
+            check_number(first, expected[0], where, counter, marks[0])
+            check_number(second, expected[1], where, counter, marks[1])
+
+
 def check_baselines_table(lines: list[str], baselines: dict, counter: Counter) -> None:
     header, rows = one_table(lines, "Trivial baselines")
     for name, _, value in rows:
@@ -366,6 +401,8 @@ def check_compare_sections(run: Path, parts: dict, baselines: dict, counter: Cou
             check_action(run, heading, lines, baselines, counter)
         elif heading.startswith("Trivial baselines"):
             check_baselines_table(lines, baselines, counter)
+        elif heading.startswith("Ways of using the Probabilistic source"):
+            check_ways(run, heading, lines, baselines, counter)
         else:
             continue
         done.add(heading)

@@ -303,6 +303,72 @@ def test_skateformer_loader_errors_name_the_problem():
         load_official_skateformer(SkateFormer(**{**SKATEFORMER_PRESETS["tiny"], "index_t": False}), sd)
 
 
+
+# --- extra input channels (lifting.input / action.input: the 2D uncertainty) -----------------------
+
+def _state_shapes(model: torch.nn.Module) -> dict:
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("extra", [1, 3])
+def test_extra_channels_change_only_the_input_layers_in_features(extra):
+    # GraphMLP: embedding (C, 2T) → (C, (2+E)T); SkateFormer: stem.0 (2C, C, 1, 1) → (2C, C+E, 1, 1); nothing else
+    for cls, kwargs, key, axis, width in ((GraphMLP, GRAPHMLP_PRESETS["tiny27"], "embedding.weight", 1, 27),
+                                          (SkateFormer, SKATEFORMER_PRESETS["tiny"], "stem.0.weight", 1, 1)):
+        official = _state_shapes(build_on_meta(cls, **kwargs))
+        wider = _state_shapes(build_on_meta(cls, **kwargs, extra_channels=extra))
+        assert official.keys() == wider.keys()
+        assert {k for k in official if official[k] != wider[k]} == {key}
+        assert wider[key][axis] - official[key][axis] == extra * width
+
+
+@pytest.mark.parametrize("extra", [1, 3])
+def test_graphmlp_with_extra_channels_trains_a_step(extra):
+    torch.manual_seed(0)
+    model = GraphMLP(**GRAPHMLP_PRESETS["tiny27"], extra_channels=extra).eval()  # eval: no dropout, one loss
+    x = torch.rand(8, 27, NUM_JOINTS, 2 + extra) * 2 - 1
+    target = torch.randn(8, 1, NUM_JOINTS, 3) * 0.1
+    with pytest.raises(ValueError, match=rf"expects \(B, 27, {NUM_JOINTS}, {2 + extra}\) input"):
+        model(x[..., :2])
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    before = (model(x) - target).square().mean()
+    before.backward()
+    extra_grad = model.embedding.weight.grad.reshape(-1, 2 + extra, 27)[:, 2:]  # (C, E, T): the new columns
+    assert torch.isfinite(extra_grad).all() and extra_grad.abs().sum() > 0
+    opt.step()
+    with torch.no_grad():
+        assert (model(x) - target).square().mean() < before
+
+
+@pytest.mark.parametrize("extra", [1, 3])
+def test_skateformer_with_extra_channels_trains_a_step(extra):
+    torch.manual_seed(0)
+    model = SkateFormer(**SKATEFORMER_PRESETS["tiny"], extra_channels=extra).eval()
+    x = torch.randn(4, 2 + extra, 16, NUM_POINTS, 1)
+    index_t = torch.linspace(-1, 1, 16).expand(4, 16)
+    labels = torch.arange(4)
+    with pytest.raises(ValueError, match=f"C={2 + extra}"):
+        model(x[:, :2], index_t)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    before = torch.nn.functional.cross_entropy(model(x, index_t), labels)
+    before.backward()
+    assert model.stem[0].weight.grad[:, 2:].abs().sum() > 0  # the extra channels reach the loss
+    opt.step()
+    with torch.no_grad():
+        assert torch.nn.functional.cross_entropy(model(x, index_t), labels) < before
+
+
+def test_official_weights_load_only_into_the_xy_models():
+    graph_sd = official_graphmlp_state_dict(**GRAPHMLP_PRESETS["tiny27"])
+    load_official_graphmlp(GraphMLP(**GRAPHMLP_PRESETS["tiny27"], extra_channels=0), graph_sd)  # strict, xy
+    with pytest.raises(ValueError, match="extra_channels=3 .*lifting.input"):
+        load_official_graphmlp(GraphMLP(**GRAPHMLP_PRESETS["tiny27"], extra_channels=3), graph_sd)
+    skate_sd = official_skateformer_state_dict(SKATEFORMER_PRESETS["tiny"])
+    load_official_skateformer(SkateFormer(**SKATEFORMER_PRESETS["tiny"], extra_channels=0), skate_sd)
+    with pytest.raises(ValueError, match="extra_channels=1 .*action.input"):
+        load_official_skateformer(SkateFormer(**SKATEFORMER_PRESETS["tiny"], extra_channels=1), skate_sd)
+
+
 # --- the Human3.6M layout for SkateFormer -----------------------------------------------------
 
 

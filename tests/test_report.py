@@ -227,3 +227,54 @@ def test_the_covariance_isolating_sources_and_the_matched_noise_get_rows_and_col
     # lifting 5 rows × 3 × 2, noise 4 × 3 × 2, MC 4 × 5, action 3 × 2 × 2 + chance, baselines 2 + 2 × 2
     assert counter.cells >= 30 + 24 + 20 + 13 + 6
     assert tables["data"]["noise"]["matched"] == matched
+
+
+def test_the_ways_of_using_the_probabilistic_source_get_one_table_per_task_and_a_verdict(tmp_path):
+    """compare.uncertainty_comparison=[GraphMLP, SkateFormer] over 3 seeds: each task's table has the four ways
+    (mean only, samples, uncertainty input, samples + uncertainty input) × every evaluation source, read back cell by
+    cell from the seeds' run folders by tests/report_check.py; the sentence names the winner on Probabilistic only
+    when it beats the runner-up beyond the spread. Lifting P1 on Probabilistic: 90, 80, 60, 70 (± 1 over the
+    seeds; baseline 200 mm), so 'uncertainty input' wins by 10 mm > sd sum 2 mm; action X-sub top-1: 30, 31, 30.5, 30.8 % (± 1), so
+    nothing is resolved."""
+    from utils.study.summary import summary_section
+    from utils.study.seeds import SeedRuns
+
+    cfg = load_config(["profile=test", f"output_root={tmp_path}", "experiment=ways", "seeds=[0, 1, 2]",
+                       "compare.sources=[GroundTruth, Probabilistic]", "compare.action_sources=[GroundTruth, Probabilistic]",
+                       "compare.noise_stds=[]", "compare.matched_noise=false",
+                       "compare.uncertainty_comparison=[GraphMLP, SkateFormer]"])
+    trains = ["ProbabilisticMean", "Probabilistic", "ProbabilisticMean_xy_cov", "Probabilistic_xy_cov"]
+    lift_p1 = dict(zip(trains, (90.0, 80.0, 60.0, 70.0)))
+    top1 = dict(zip(trains, (0.30, 0.31, 0.305, 0.308)))
+    for k, delta in enumerate((-1.0, 0.0, 1.0)):
+        run = cfg.run_dir / f"seed{k}"
+        _write_json(run / "compare" / "baselines.json", {"lifting": LIFT_BASE, "action": BASELINES["action"]})
+        for i, train in enumerate(trains):
+            for j, evaluated in enumerate(["GroundTruth", "Probabilistic"]):
+                p1 = lift_p1[train] + delta + (0 if evaluated == "Probabilistic" else 7.0 + i + 0.1 * j)
+                _write_json(run / "eval" / f"GraphMLP_{train}_on_{evaluated}" / "metrics.json",
+                            {"mpjpe_mm": p1, "p_mpjpe_mm": p1 / 2 + 0.3 * i})
+                acc = top1[train] + delta / 100 + 0.002 * j
+                _write_json(run / "eval" / f"SkateFormer_{train}_on_{evaluated}" / "metrics.json",
+                            {"xsub": {"top1": acc}, "xview": {"top1": acc - 0.05 - 0.001 * i}})
+    report = write_report(cfg, {})
+    counter = check_run(cfg.run_dir)
+    assert counter.cells >= 2 * (4 * 2 * 2 + 2 * 2)
+    parts = sections((cfg.run_dir / "compare" / "tables.md").read_text())
+    lift_heading = next(h for h in parts if h.startswith("Ways of using the Probabilistic source, 2D→3D lifting"))
+    header, rows = one_table(parts[lift_heading], "ways")
+    assert header == ["way", "trained on", "input", "GroundTruth", "Probabilistic"]
+    assert [r[:3] for r in rows[:4]] == [["mean only", "ProbabilisticMean", "xy"], ["samples", "Probabilistic", "xy"],
+                                         ["uncertainty input (xy+cov)", "ProbabilisticMean", "xy+cov"],
+                                         ["samples + uncertainty input (xy+cov)", "Probabilistic", "xy+cov"]]
+    text = "\n".join(parts[lift_heading])
+    assert ("the best way is *uncertainty input (xy+cov)*; against the runner-up, uncertainty input (xy+cov) → "
+            "Probabilistic 60.0 ± 1.0 mm vs samples + uncertainty input (xy+cov) → Probabilistic 70.0 ± 1.0 mm: "
+            "**uncertainty input (xy+cov) → Probabilistic better** by 10.0 mm (> sd sum 2.0 mm)") in text
+    action_heading = next(h for h in parts if h.startswith("Ways of using the Probabilistic source, action"))
+    assert "not resolved at this spread" in "\n".join(parts[action_heading])
+    runs = SeedRuns(cfg)
+    summary = "\n".join(summary_section(cfg, runs.load, None, runs.baselines(), 3))
+    assert summary.count("**Ways of using the Probabilistic source**") == 2
+    assert "uncertainty input (xy+cov) → Probabilistic 60.0 ± 1.0 mm vs samples + uncertainty input" in summary
+    assert "Ways of using" in report.read_text()

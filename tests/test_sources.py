@@ -311,3 +311,106 @@ def test_bad_source_and_sampling_keys_are_refused_naming_the_choices(tmp_path, o
     with pytest.raises(ConfigError) as err:
         make_cfg(tmp_path, override)
     assert message in str(err.value)
+
+
+# --- the per-joint uncertainty every source gives (lifting.input / action.input) ---------------------
+
+def _expected_moments(subject: str, cam: int, frames) -> np.ndarray:
+    """(T, J, 3) of Σ_f = (1 + f) base_covariance() in normalised units²: the artifact of write_probabilistic."""
+    from utils.codecs.uncertainty import marginal_moments
+
+    cov = np.stack([base_covariance() * (1 + f) for f in frames]) * scale(subject, cam) ** 2
+    return marginal_moments(cov)
+
+
+@pytest.mark.parametrize("source, sample", [("Probabilistic", True), ("Probabilistic", False),
+                                            ("ProbabilisticMean", True), ("GroundTruthCov", True),
+                                            ("GroundTruthCov", False)])
+def test_covariance_sources_give_the_artifact_marginals(data, tmp_path, source, sample):
+    from dataloader.sources import build_source
+
+    cfg = make_cfg(tmp_path)
+    write_probabilistic(cfg, [KEY])
+    src = build_source(cfg, data, [KEY], source, sample=sample)
+    frames = np.array([0, 3, 8])
+    np.testing.assert_allclose(src.window_moments(KEY, frames), _expected_moments("S9", 2, frames), rtol=1e-5)
+
+
+def test_deterministic_sources_have_no_moments_and_noise_has_its_variance(data, tmp_path):
+    from dataloader.sources import build_source
+
+    cfg = make_cfg(tmp_path)
+    assert build_source(cfg, data, [KEY], "GroundTruth").window_moments(KEY, np.arange(3)) is None
+    noisy = build_source(cfg, data, [KEY], "GroundTruth", noise_std=0.01).window_moments(KEY, np.arange(3))
+    np.testing.assert_allclose(noisy, np.broadcast_to([1e-4, 1e-4, 0.0], (3, NUM_JOINTS, 3)), rtol=1e-5)
+
+
+def test_lifting_items_carry_the_channels_of_their_source(data, tmp_path):
+    from dataloader.lifting_dataset import LiftingDataset, flip_2d
+    from dataloader.sources import build_source
+    from utils.codecs.uncertainty import input_channels
+
+    cfg = make_cfg(tmp_path)
+    write_probabilistic(cfg, [KEY])
+    means = build_source(cfg, data, [KEY], "ProbabilisticMean")
+    item = LiftingDataset(data, [KEY], means, frames=3, input_mode="xy+cov")[4]  # frame 4: the window 3, 4, 5
+    assert item["inputs"].shape == (3, NUM_JOINTS, 5)
+    expected = input_channels(means.keypoints[KEY][3:6], _expected_moments("S9", 2, [3, 4, 5]), "xy+cov")
+    np.testing.assert_allclose(item["inputs"].numpy(), expected, rtol=1e-5, atol=1e-6)
+    truth = LiftingDataset(data, [KEY], build_source(cfg, data, [KEY], "GroundTruth"), frames=3, input_mode="xy+conf")
+    assert truth[4]["inputs"].shape == (3, NUM_JOINTS, 3) and bool((truth[4]["inputs"][..., 2] == 1).all())
+    # a flipped item is the flip of the unflipped one: x and ρ negated, sides swapped
+    plain = LiftingDataset(data, [KEY], means, frames=3, input_mode="xy+cov")
+    flipping = LiftingDataset(data, [KEY], means, frames=3, flip=True, input_mode="xy+cov")
+    pairs = [(flipping[i]["inputs"].numpy(), plain[i]["inputs"].numpy()) for i in range(len(plain))]
+    flipped = [(f, p) for f, p in pairs if not np.array_equal(f, p)]
+    assert flipped, "no item flipped"
+    for f, p in flipped:
+        np.testing.assert_allclose(f, flip_2d(p), atol=1e-6)
+
+
+def test_action_scale_jitter_scales_sigma_with_the_coordinates(data, tmp_path):
+    from dataloader.action_dataset import ActionClipDataset
+    from dataloader.sources import build_source
+
+    cfg = make_cfg(tmp_path)
+    write_probabilistic(cfg, [KEY])
+    means = build_source(cfg, data, [KEY], "ProbabilisticMean")
+    plain = ActionClipDataset(data, [KEY], means, 4, 4, input_mode="xy+cov")[0]["inputs"].numpy()
+    jittered = ActionClipDataset(data, [KEY], means, 4, 4, augment=True, seed=1, input_mode="xy+cov")[0]["inputs"].numpy()
+    s = jittered[1, 0, 0] / plain[1, 0, 0]  # the jitter factor, read off a coordinate
+    assert s != pytest.approx(1.0) and 0.9 <= s <= 1.1
+    np.testing.assert_allclose(jittered[..., :2], s * plain[..., :2], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(jittered[..., 2:4], plain[..., 2:4] + np.log(s), atol=1e-5)  # log(sσ) = log σ + log s
+    np.testing.assert_allclose(jittered[..., 4], plain[..., 4], atol=1e-6)                  # ρ is scale-free
+
+
+def test_compare_plans_the_ways_of_using_the_probabilistic_source(tmp_path):
+    from utils.study.comparison import planned_runs
+
+    cfg = make_cfg(tmp_path, "compare.sources=[GroundTruth, Probabilistic]", "compare.action_sources=[GroundTruth]",
+                   "compare.noise_stds=[]", "compare.matched_noise=false",
+                   "compare.uncertainty_comparison=[GraphMLP, SkateFormer]", "compare.uncertainty_input=xy+conf")
+    write_probabilistic(cfg, [KEY])
+    commands, missing = planned_runs(cfg)
+    assert not missing
+    trained = [dict(a.split("=") for a in args) for script, args in commands if script == "main.py"]
+    runs = sorted((t["model_3D_prediction"], t["model_2D_prediction"],
+                   t.get("lifting.input", t.get("action.input", "xy"))) for t in trained)
+    # the lifting rows (GroundTruth, Probabilistic) and the action row, plus the ways not already among them
+    ways = [(m, s, i) for m in ("GraphMLP", "SkateFormer") for s in ("ProbabilisticMean", "Probabilistic")
+            for i in ("xy", "xy+conf")]
+    assert runs == sorted(set(ways) | {("GraphMLP", "GroundTruth", "xy"), ("SkateFormer", "GroundTruth", "xy")})
+    evaluated = [dict(a.split("=") for a in args) for script, args in commands if script == "get3Dprediction.py"]
+    graph = [e for e in evaluated if e["model_3D_prediction"] == "GraphMLP" and e.get("lifting.input") == "xy+conf"]
+    assert sorted(e["model_2D_dataset"] for e in graph) == sorted(["GroundTruth", "Probabilistic"] * 2)
+    action = [e for e in evaluated if e["model_3D_prediction"] == "SkateFormer"]
+    assert {e["model_2D_dataset"] for e in action} == {"GroundTruth"}  # the action table's columns
+    assert all("lifting.input" not in e for e in action)
+
+
+def test_an_unknown_model_in_the_uncertainty_comparison_is_refused(tmp_path):
+    from config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"compare.uncertainty_comparison' has unknown model\(s\) \['PoseFormer'\]"):
+        make_cfg(tmp_path, "compare.uncertainty_comparison=[PoseFormer]")

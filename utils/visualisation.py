@@ -452,9 +452,9 @@ def require_artifact(cfg, source: str):
     return load_artifact(path, fix=f"re-create it with `{layout.prediction_command(source)}`")
 
 
-def evaluation_command(model: str, source: str, noise_std: float, eval_source: str) -> str:
-    """The get3Dprediction.py command that writes eval_dir(model, source_tag(source, noise_std), eval_source)."""
-    train = layout.downstream_command(model, source, noise_std)
+def evaluation_command(model: str, source: str, noise_std: float, eval_source: str, input: str = "xy") -> str:
+    """The get3Dprediction.py command that writes eval_dir(model, source_tag(source, noise_std, input), eval_source)."""
+    train = layout.downstream_command(model, source, noise_std, input)
     return train.replace("main.py", "get3Dprediction.py", 1) + f" model_2D_dataset={eval_source}"
 
 
@@ -467,12 +467,12 @@ def require_evaluation(cfg, model: str = "GraphMLP") -> tuple[Path, dict]:
     """
     import json
 
-    train_tag = layout.source_tag(cfg.model_2D_prediction, cfg.noise_std)
+    train_tag = layout.source_tag(cfg.model_2D_prediction, cfg.noise_std, cfg.lifting.input)
     path = layout.eval_dir(cfg, model, train_tag, cfg.model_2D_dataset)
-    command = evaluation_command(model, cfg.model_2D_prediction, cfg.noise_std, cfg.model_2D_dataset)
+    command = evaluation_command(model, cfg.model_2D_prediction, cfg.noise_std, cfg.model_2D_dataset, cfg.lifting.input)
     missing = [f for f in EVAL_FILES if not (path / f).is_file()]
     if missing:
-        train = layout.downstream_command(model, cfg.model_2D_prediction, cfg.noise_std)
+        train = layout.downstream_command(model, cfg.model_2D_prediction, cfg.noise_std, cfg.lifting.input)
         raise SystemExit(f"error: no {model} evaluation at {path} (missing {', '.join(missing)}); create it with "
                          f"`{command}` (after `{train}`)")
     metrics = json.loads((path / "metrics.json").read_text())

@@ -127,11 +127,12 @@ class MlpGcn(nn.Module):
 
 
 class GraphMLP(nn.Module):
-    """2D pose window (B, T, J, 2) → 3D pose of the centre frame (B, 1, J, 3).
+    """2D pose window (B, T, J, 2 + E) → 3D pose of the centre frame (B, 1, J, 3).
 
     Input: normalised screen coordinates (``dataloader.camera.normalize_screen_coordinates``), T = `frames`
-    consecutive frames centred on the target frame. Output: root-relative camera-frame 3D in metres (the
-    official training target; the root row is not forced to 0).
+    consecutive frames centred on the target frame, followed by E = `extra_channels` per-joint channels (the 2D
+    uncertainty of ``utils.codecs.uncertainty``; E = 0 officially). Output: root-relative camera-frame 3D in
+    metres (the official training target; the root row is not forced to 0).
 
     Args:
         frames: T, input frames (1, 27, 81, 243 officially).
@@ -143,30 +144,36 @@ class GraphMLP(nn.Module):
         out_joints: output joints; the official code ignores it (outputs n_joints rows), so it must equal n_joints.
         drop_rate: dropout in every MLP (fixed at 0.1 in the official code).
         drop_path_rate: largest stochastic-depth rate, spread linearly over the blocks (official 0.2).
+        extra_channels: E, input channels per joint beyond (x, y); only ``embedding``'s in-features grow, from
+            2·T to (2 + E)·T, so every other parameter keeps its official shape (0: the official model).
     """
 
     def __init__(self, *, frames: int = 1, layers: int = 3, channel: int = 512, d_hid: int = 1024,
                  token_dim: int = 256, n_joints: int = NUM_JOINTS, out_joints: int = NUM_JOINTS,
-                 drop_rate: float = 0.1, drop_path_rate: float = 0.2):
+                 drop_rate: float = 0.1, drop_path_rate: float = 0.2, extra_channels: int = 0):
         super().__init__()
         if n_joints != len(PARENTS) or out_joints != n_joints:
             raise ValueError(f"GraphMLP's graph is the {len(PARENTS)}-joint Human3.6M skeleton: n_joints and "
                              f"out_joints must be {len(PARENTS)}, got n_joints={n_joints}, out_joints={out_joints}")
         if frames < 1 or frames % 2 == 0:
             raise ValueError(f"frames must be a positive odd number (a window centred on the target), got {frames}")
+        if extra_channels < 0:
+            raise ValueError(f"extra_channels must be ≥ 0, got {extra_channels}")
         self.frames = frames
         self.n_joints = n_joints
+        self.in_channels = 2 + extra_channels
         self.A = nn.Parameter(torch.as_tensor(spatial_adjacency(), dtype=torch.float32), requires_grad=False)
-        self.embedding = nn.Linear(2 * frames, channel)
+        self.embedding = nn.Linear(self.in_channels * frames, channel)
         self.mlp_gcn = MlpGcn(depth=layers, embed_dim=channel, channels_dim=d_hid, tokens_dim=token_dim,
                               adj=self.A, length=n_joints, frames=frames, drop_rate=drop_rate,
                               drop_path_rate=drop_path_rate)
         self.head = nn.Linear(channel, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1:] != (self.frames, self.n_joints, 2):
-            raise ValueError(f"GraphMLP expects (B, {self.frames}, {self.n_joints}, 2) input, got {tuple(x.shape)}")
-        x = rearrange(x, "b f j c -> b j (c f)")  # (B, J, 2T): all x over time, then all y
+        if x.ndim != 4 or x.shape[1:] != (self.frames, self.n_joints, self.in_channels):
+            raise ValueError(f"GraphMLP expects (B, {self.frames}, {self.n_joints}, {self.in_channels}) input, "
+                             f"got {tuple(x.shape)}")
+        x = rearrange(x, "b f j c -> b j (c f)")  # (B, J, (2+E)·T): all x over time, then all y, then each extra
         x = self.embedding(x)  # (B, J, C)
         x = self.mlp_gcn(x)  # (B, J, C)
         x = self.head(x)  # (B, J, 3)
@@ -182,6 +189,9 @@ def load_official_graphmlp(model: GraphMLP, path_or_sd: str | Path | Mapping[str
     """
     state_dict, origin = read_checkpoint(path_or_sd, family="GraphMLP", strip_prefixes=("module.",), wrappers=(),
                                          download="download the official weights: Vegetebird/GraphMLP README")
+    if model.in_channels != 2:
+        raise ValueError(f"{origin}: official GraphMLP weights take (x, y) input; the model has extra_channels="
+                         f"{model.in_channels - 2} (lifting.input other than xy): build it with extra_channels=0")
     embedding = state_dict.get("embedding.weight")
     if embedding is not None and embedding.shape[1] != 2 * model.frames:
         raise ValueError(f"{origin}: checkpoint was trained with frames={embedding.shape[1] // 2}, model has "

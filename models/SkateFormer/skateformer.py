@@ -257,7 +257,7 @@ class SkateFormerStage(nn.Module):
 
 
 class SkateFormer(nn.Module):
-    """Skeleton sequence (B, C, T, V, M) and frame positions (B, T) → class logits (B, num_classes).
+    """Skeleton sequence (B, C + E, T, V, M) and frame positions (B, T) → class logits (B, num_classes).
 
     Args:
         in_channels: C, coordinates per joint (3 for NTU, 2 for 2D Human3.6M).
@@ -282,6 +282,9 @@ class SkateFormer(nn.Module):
         index_t: add the Skate-Embedding (sinusoids of index_t × learned joint embedding) instead of a learned
             joint-temporal embedding.
         global_pool: 'avg' or 'max' over (T, J) before the head.
+        extra_channels: E, input channels per joint beyond the C coordinates (the 2D uncertainty of
+            ``utils.codecs.uncertainty``); only the first stem convolution's in-features grow, from C to C + E,
+            so every other parameter keeps its official shape (0: the official model).
     """
 
     def __init__(self, *, in_channels: int = 3, depths: Sequence[int] = (2, 2, 2, 2),
@@ -292,12 +295,15 @@ class SkateFormer(nn.Module):
                  head_drop: float = 0.0, drop: float = 0.0, rel: bool = True, drop_path: float = 0.0,
                  mlp_ratio: float = 4.0, act_layer: type[nn.Module] = nn.GELU,
                  norm_layer_transformer: type[nn.Module] = nn.LayerNorm, index_t: bool = False,
-                 global_pool: str = "avg"):
+                 global_pool: str = "avg", extra_channels: int = 0):
         super().__init__()
+        if extra_channels < 0:
+            raise ValueError(f"extra_channels must be ≥ 0, got {extra_channels}")
         self.type_sizes = [tuple(type_1_size), tuple(type_2_size), tuple(type_3_size), tuple(type_4_size)]
         num_joints = num_points * num_people
         _check_sizes(depths, channels, num_heads, embed_dim, num_joints, self.type_sizes, global_pool)
         self.in_channels = in_channels
+        self.extra_channels = extra_channels
         self.num_classes = num_classes
         self.num_people = num_people
         self.num_points = num_points
@@ -308,7 +314,7 @@ class SkateFormer(nn.Module):
         self.dropout = nn.Dropout(p=head_drop) if head_drop != 0 else None
 
         self.stem = nn.ModuleList([
-            nn.Conv2d(in_channels, 2 * in_channels, kernel_size=(1, 1)),
+            nn.Conv2d(in_channels + extra_channels, 2 * in_channels, kernel_size=(1, 1)),
             act_layer(),
             nn.Conv2d(2 * in_channels, 3 * in_channels, kernel_size=(1, 1)),
             act_layer(),
@@ -351,7 +357,7 @@ class SkateFormer(nn.Module):
         return x if pre_logits else self.head(x)
 
     def forward(self, x: torch.Tensor, index_t: torch.Tensor) -> torch.Tensor:
-        """x (B, C, T, V, M) coordinates; index_t (B, T) frame positions in [−1, 1] (unused if not index_t)."""
+        """x (B, C + E, T, V, M) coordinates and extra channels; index_t (B, T) frame positions in [−1, 1] (unused if not index_t)."""
         self._check_input(x, index_t)
         x = rearrange(x, "b c t v m -> b c t (m v)")  # person 0's joints first
         for layer in self.stem:
@@ -364,7 +370,7 @@ class SkateFormer(nn.Module):
 
     def _check_input(self, x: torch.Tensor, index_t: torch.Tensor) -> None:
         """Shapes at the boundary, with the numbers in the message."""
-        expected = (self.in_channels, self.num_points, self.num_people)
+        expected = (self.in_channels + self.extra_channels, self.num_points, self.num_people)
         if x.ndim != 5 or (x.shape[1], x.shape[3], x.shape[4]) != expected:
             raise ValueError(f"SkateFormer expects (B, C={expected[0]}, T, V={expected[1]}, M={expected[2]}) input, "
                              f"got {tuple(x.shape)}")
@@ -409,6 +415,10 @@ def load_official_skateformer(model: SkateFormer,
     """
     state_dict, origin = read_checkpoint(path_or_sd, family="SkateFormer", strip_prefixes=("module.",), wrappers=(),
                                          download="unpack the official pretrained.zip: KAIST-VICLab/SkateFormer README")
+    if model.extra_channels:
+        raise ValueError(f"{origin}: official SkateFormer weights take coordinates alone; the model has "
+                         f"extra_channels={model.extra_channels} (action.input other than xy): build it with "
+                         "extra_channels=0")
     own = model.state_dict()
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))

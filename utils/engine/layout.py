@@ -6,6 +6,7 @@ checkpoint/<experiment>/
   2d/Probabilistic_<backbone>/            model.pt, last.pt (every covariance method in one), config.yml, …
   predictions/<source>/                   keypoints_2d.npy, covariance_2d.npy, index.npy, meta.json
   3d/<GraphMLP|SkateFormer>_<source>/     model.pt, last.pt, config.yml, metrics.csv, curves.png
+                                          (+ _<input> for lifting.input / action.input ≠ xy: _xy_conf, _xy_cov)
   eval/<model>_<train source>_on_<eval source>/   metrics.json, per_action.csv, predictions_3d.npy
   figures/ …  report.md
 ```
@@ -21,9 +22,11 @@ RESUME_FILE = "last.pt"    # the full state of the last finished epoch: resume=t
 WEIGHTS_FILE = "model.pt"  # the same epoch's weights alone: what the prediction stages load
 
 
-def source_tag(source: str, noise_std: float = 0.0) -> str:
-    """'GroundTruth' + noise 0.01 → 'GroundTruth_noise0.01' (the noise baseline gets its own runs)."""
-    return source if not noise_std else f"{source}_noise{noise_std:g}"
+def source_tag(source: str, noise_std: float = 0.0, input: str = "xy") -> str:
+    """'GroundTruth' + noise 0.01 → 'GroundTruth_noise0.01' (the noise baseline gets its own runs); a downstream
+    input other than xy (`lifting.input`, `action.input`) is appended: 'Probabilistic' + xy+cov → 'Probabilistic_xy_cov'."""
+    tag = source if not noise_std else f"{source}_noise{noise_std:g}"
+    return tag if input == "xy" else f"{tag}_{input.replace('+', '_')}"
 
 
 def pose2d_dir(cfg, model: str) -> Path:
@@ -82,9 +85,11 @@ def downstream_dir(cfg, model: str, tag: str) -> Path:
     return cfg.run_dir / "3d" / f"{model}_{tag}"
 
 
-def downstream_command(model: str, source: str, noise_std: float = 0.0) -> str:
+def downstream_command(model: str, source: str, noise_std: float = 0.0, input: str = "xy") -> str:
     noise = f" noise_std={noise_std:g}" if noise_std else ""
-    return f"python main.py model_3D_prediction={model} model_2D_prediction={source}{noise}"
+    section = "action" if model == "SkateFormer" else "lifting"
+    channels = f" {section}.input={input}" if input != "xy" else ""
+    return f"python main.py model_3D_prediction={model} model_2D_prediction={source}{noise}{channels}"
 
 
 def eval_dir(cfg, model: str, train_tag: str, eval_tag: str) -> Path:

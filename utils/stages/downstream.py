@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from dataloader.h36m import ACTIONS, ROOT
 from dataloader.lifting_dataset import flip_2d, flip_3d
+from utils.codecs.uncertainty import EXTRA_CHANNELS, mode_of
 
 SPLITS = ("xsub", "xview")  # action recognition: cross-subject and cross-view
 
@@ -25,21 +26,36 @@ def sequence_keys(cfg, data, subjects):
 
 # --- builders -------------------------------------------------------------------------------
 
-def build_lifter(preset: str):
+def input_mode(cfg) -> str:
+    """The downstream model's input channels: `action.input` for SkateFormer, `lifting.input` for GraphMLP."""
+    return (cfg.action if cfg.model_3D_prediction == "SkateFormer" else cfg.lifting).input
+
+
+def checkpoint_input_mode(model_kwargs: dict) -> str:
+    """The input channels a downstream checkpoint was trained on, from its stored kwargs (none stored: xy)."""
+    return mode_of(model_kwargs.get("extra_channels", 0))
+
+
+def _channels(input: str) -> dict:
+    extra = EXTRA_CHANNELS[input]
+    return {"extra_channels": extra} if extra else {}  # xy: the official kwargs, unchanged
+
+
+def build_lifter(preset: str, input: str = "xy"):
     from models.GraphMLP import GRAPHMLP_PRESETS, GraphMLP
 
     if preset not in GRAPHMLP_PRESETS:
         raise SystemExit(f"lifting.preset={preset!r} is not a GraphMLP preset; valid: {', '.join(GRAPHMLP_PRESETS)}")
-    kwargs = dict(GRAPHMLP_PRESETS[preset])
+    kwargs = dict(GRAPHMLP_PRESETS[preset], **_channels(input))
     return GraphMLP(**kwargs), kwargs
 
 
-def build_action_model(preset: str):
+def build_action_model(preset: str, input: str = "xy"):
     from models.SkateFormer import SKATEFORMER_PRESETS, SkateFormer
 
     if preset not in SKATEFORMER_PRESETS:
         raise SystemExit(f"action.preset={preset!r} is not a SkateFormer preset; valid: {', '.join(SKATEFORMER_PRESETS)}")
-    kwargs = dict(SKATEFORMER_PRESETS[preset])
+    kwargs = dict(SKATEFORMER_PRESETS[preset], **_channels(input))
     if kwargs.get("num_classes") != len(ACTIONS):
         raise SystemExit(f"action.preset={preset!r} has {kwargs.get('num_classes')} classes; Human3.6M needs "
                          f"{len(ACTIONS)} (use the h36m or tiny preset)")
@@ -47,18 +63,18 @@ def build_action_model(preset: str):
 
 
 def build_downstream(cfg):
-    """(model, kwargs, receptive field T) of `cfg.model_3D_prediction`."""
+    """(model, kwargs, receptive field T) of `cfg.model_3D_prediction`, with the input channels of :func:`input_mode`."""
     if cfg.model_3D_prediction == "GraphMLP":
-        model, kwargs = build_lifter(cfg.lifting.preset)
+        model, kwargs = build_lifter(cfg.lifting.preset, cfg.lifting.input)
         return model, kwargs, kwargs["frames"]
-    model, kwargs = build_action_model(cfg.action.preset)
+    model, kwargs = build_action_model(cfg.action.preset, cfg.action.input)
     return model, kwargs, kwargs["num_frames"]
 
 
 # --- lifting ------------------------------------------------------------------------------
 
 def predict_3d(model, inputs: torch.Tensor, test_flip: bool) -> torch.Tensor:
-    """(B, T, J, 2) → (B, J, 3) root-relative metres; optional flip test-time averaging.
+    """(B, T, J, C) → (B, J, 3) root-relative metres; optional flip test-time averaging.
 
     As the official GraphMLP (``Vegetebird/GraphMLP: main.py``, ``test``: ``output_3D[:, :, args.root_joint] = 0``)
     the root joint of the prediction is set to 0 and the other joints are kept as predicted; the predicted
@@ -99,11 +115,11 @@ def graphmlp_lr_lambda(decay: float, halve_every: int):
 # --- action recognition ---------------------------------------------------------------------
 
 def to_skateformer_input(inputs: torch.Tensor) -> torch.Tensor:
-    """(B, T, 17, 2) → (B, C=2, T, V, M=1) in SkateFormer's part-major joint layout."""
+    """(B, T, 17, C) → (B, C, T, V, M=1) in SkateFormer's part-major joint layout (C = 2 + the extra channels)."""
     from models.SkateFormer.partition import to_skateformer_layout
 
-    x = to_skateformer_layout(inputs)           # (B, T, V, 2)
-    return x.permute(0, 3, 1, 2).unsqueeze(-1)  # (B, 2, T, V, 1)
+    x = to_skateformer_layout(inputs)           # (B, T, V, C)
+    return x.permute(0, 3, 1, 2).unsqueeze(-1)  # (B, C, T, V, 1)
 
 
 def make_action_train_step(label_smoothing: float):

@@ -77,12 +77,14 @@ def evaluate_lifter(cfg, data, device, ckpt_path: Path, keys, fix: str):
         raise ArtifactError(f"the Probabilistic 2D artifact {layout.prediction_dir(cfg, 'Probabilistic')} has no "
                             f"covariance; create it with `{layout.prediction_command('Probabilistic')}`")
     source = dataclasses.replace(sampled, cholesky=None)  # the evaluation itself reads the means
-    dataset = LiftingDataset(data, keys, source, frames)
+    mode = downstream.checkpoint_input_mode(ckpt["model_kwargs"])  # the source is read with the trained channels
+    dataset = LiftingDataset(data, keys, source, frames, input_mode=mode)
     loader = make_loader(dataset, batch_size=cfg.lifting.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
                          seed=cfg.seed, device=device)
     pred, target, index, actions = _predict(model, loader, cfg.lifting.test_flip, device, "evaluate")
     return model, {"predictions": pred, "targets": target, "index": index, "actions": actions,
-                   "metrics": lifting_metrics(pred, target, actions), "frames": frames, "source": sampled}
+                   "metrics": lifting_metrics(pred, target, actions), "frames": frames, "source": sampled,
+                   "input_mode": mode}
 
 
 def monte_carlo_statistics(samples: np.ndarray, prediction: np.ndarray, target: np.ndarray,
@@ -124,7 +126,8 @@ def monte_carlo_spread(cfg, data, device, model, keys, result: dict) -> dict:
         raise ValueError("monte_carlo_spread takes the result of evaluate_lifter on the Probabilistic source")
     samples = []
     for k in range(cfg.evaluate.num_samples):
-        dataset = LiftingDataset(data, keys, source, result["frames"], seed=cfg.seed + 1 + k)
+        dataset = LiftingDataset(data, keys, source, result["frames"], seed=cfg.seed + 1 + k,
+                                 input_mode=result.get("input_mode", "xy"))
         loader = make_loader(dataset, batch_size=cfg.lifting.batch_size, shuffle=False,
                              num_workers=cfg.data.num_workers, seed=cfg.seed, device=device)
         samples.append(_predict(model, loader, cfg.lifting.test_flip, device, f"sample {k + 1}")[0])
@@ -137,7 +140,8 @@ def evaluate_actions(cfg, data, device, ckpt_path: Path, split: str, fix: str) -
     keys = downstream.sequence_keys(cfg, data, list(cfg.data.train_subjects) + list(cfg.data.test_subjects))
     _, test_keys = split_keys(keys, split, cfg.data.train_subjects, cfg.data.test_subjects)
     source = build_source(cfg, data, test_keys, cfg.model_2D_dataset, sample=False)
-    dataset = ActionClipDataset(data, test_keys, source, ckpt["model_kwargs"]["num_frames"], cfg.action.clip_stride)
+    dataset = ActionClipDataset(data, test_keys, source, ckpt["model_kwargs"]["num_frames"], cfg.action.clip_stride,
+                                input_mode=downstream.checkpoint_input_mode(ckpt["model_kwargs"]))
     loader = make_loader(dataset, batch_size=cfg.action.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
                          seed=cfg.seed, device=device)
     correct, labels = [], []

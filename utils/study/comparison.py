@@ -15,7 +15,9 @@ from utils.artifact import ArtifactError, load_artifact
 from utils.study.baselines import FOOTNOTE, MARK, accuracy_baseline, marked
 from utils.engine.files import mtime as _mtime, write_csv
 from utils.stages.downstream import SPLITS
+from utils.study.summary import ways_lines
 from utils.study.tables import calibration_figure, fmt, heatmap_figure, markdown_table
+from utils.study.ways import TASKS, compared_models, ways
 
 logger = logging.getLogger(__name__)
 SPLIT_NAMES = {"xsub": "X-sub", "xview": "X-view"}
@@ -77,8 +79,8 @@ def _input_time(cfg, source: str) -> float:
     return 0.0 if name is None else _mtime(layout.prediction_dir(cfg, name) / "meta.json")
 
 
-def _trained(cfg, model: str, source: str, noise: float) -> Path:
-    run = layout.downstream_dir(cfg, model, layout.source_tag(source, noise))
+def _trained(cfg, model: str, source: str, noise: float, input: str = "xy") -> Path:
+    run = layout.downstream_dir(cfg, model, layout.source_tag(source, noise, input))
     return run / ("xview" if model == "SkateFormer" else "") / "last.pt"
 
 
@@ -93,17 +95,26 @@ def planned_runs(cfg, force: bool = False, matched: dict | None = None):
     ok, missing = available_sources(cfg)
     lift = [s for s in cfg.compare.sources if s in ok]
     act = [s for s in action_sources(cfg) if s in ok]
-    train_runs = [("GraphMLP", s, 0.0, eval_sources(lift)) for s in lift]
-    train_runs += [("GraphMLP", "GroundTruth", n, eval_sources(lift)) for n in noise_levels(cfg, matched)]
-    train_runs += [("SkateFormer", s, 0.0, eval_sources(act)) for s in act]
+    train_runs = [("GraphMLP", s, 0.0, "xy", eval_sources(lift)) for s in lift]
+    train_runs += [("GraphMLP", "GroundTruth", n, "xy", eval_sources(lift)) for n in noise_levels(cfg, matched)]
+    train_runs += [("SkateFormer", s, 0.0, "xy", eval_sources(act)) for s in act]
+    if PROBABILISTIC in ok:  # the ways of using the Probabilistic source (utils/study/ways.py), each on every column
+        for model in compared_models(cfg):
+            columns = eval_sources(lift if model == "GraphMLP" else act)
+            train_runs += [(model, w.source, 0.0, w.input, columns) for w in ways(cfg)
+                           if (model, w.source, 0.0, w.input, columns) not in train_runs]
+    elif compared_models(cfg):
+        logger.warning("compare.uncertainty_comparison needs the Probabilistic 2D: its runs are skipped")
     commands = []
-    for model, source, noise, columns in train_runs:
-        ckpt = _trained(cfg, model, source, noise)
+    for model, source, noise, input, columns in train_runs:
+        ckpt = _trained(cfg, model, source, noise, input)
         args = [f"model_3D_prediction={model}", f"model_2D_prediction={source}", f"noise_std={noise:g}"]
+        if input != "xy":
+            args.append(f"{TASKS[model]}.input={input}")
         if force or not _fresh(ckpt, _input_time(cfg, source)) or not training_finished(ckpt):
             commands.append(("main.py", args))
         for eval_source in columns:
-            out = layout.eval_dir(cfg, model, layout.source_tag(source, noise), eval_source) / "metrics.json"
+            out = layout.eval_dir(cfg, model, layout.source_tag(source, noise, input), eval_source) / "metrics.json"
             stale = force or not _fresh(out, _input_time(cfg, eval_source)) or _mtime(out) < _mtime(ckpt) \
                 or ("main.py", args) in commands
             if stale:
@@ -114,8 +125,8 @@ def planned_runs(cfg, force: bool = False, matched: dict | None = None):
 _EMPTY = (np.nan, np.nan)  # the (P1, P2) of a cell without an evaluation
 
 
-def _load(cfg, model, source, noise, eval_source) -> dict | None:
-    path = layout.eval_dir(cfg, model, layout.source_tag(source, noise), eval_source) / "metrics.json"
+def _load(cfg, model, source, noise, eval_source, input: str = "xy") -> dict | None:
+    path = layout.eval_dir(cfg, model, layout.source_tag(source, noise, input), eval_source) / "metrics.json"
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -195,14 +206,57 @@ def _names(sources: list[str]) -> list[str]:
     return [display_name(s) for s in sources]
 
 
+def ways_section(cfg, load, model: str, columns: list[str], baselines: dict, num_seeds: int) -> tuple[list[str], dict]:
+    """The table of the ways of using the Probabilistic source (utils/study/ways.py) for `model`, each evaluated on
+    every source of `columns`, with its trivial baseline and the sentence saying which way wins; (markdown, data)."""
+    lifting = model == "GraphMLP"
+    rows, data = [], {"eval_sources": columns, "ways": []}
+    lift_base = baselines.get("lifting", {})
+    act_base = baselines.get("action", {})
+    for way in ways(cfg):
+        cells, numbers = [], []
+        for e in columns:
+            m = load(cfg, model, way.source, 0.0, e, input=way.input)
+            if lifting:
+                values = (m["mpjpe_mm"], m["p_mpjpe_mm"]) if m else _EMPTY
+                bases = (lift_base.get("mpjpe_mm"), lift_base.get("p_mpjpe_mm"))
+                cells.append(" / ".join(_cell(v, b, "error") for v, b in zip(values, bases)) if m else "–")
+            else:
+                values = tuple(m[sp]["top1"] * 100 for sp in SPLITS) if m else (np.nan, np.nan)
+                bases = tuple(100 * accuracy_baseline(act_base[sp]) if sp in act_base else None for sp in SPLITS)
+                cells.append(" / ".join(_cell(v, b, "accuracy") for v, b in zip(values, bases)) if m else "–")
+            numbers.append([float(v) for v in values])
+        rows.append([way.name, display_name(way.source), way.input] + cells)
+        data["ways"].append({"way": way.name, "source": way.source, "input": way.input, "values": numbers})
+    if lifting and lift_base:
+        rows.append([LIFTING_BASELINE_ROW, "–", "–"] + [f"{fmt(lift_base['mpjpe_mm'])} / "
+                                                       f"{fmt(lift_base['p_mpjpe_mm'])}"] * len(columns))
+    if not lifting and act_base:
+        rows.append([ACTION_BASELINE_ROW, "–", "–"] + [" / ".join(fmt(100 * act_base[sp]["majority_top1"])
+                                                                  for sp in SPLITS)] * len(columns))
+    title = ("2D→3D lifting (GraphMLP): MPJPE / P-MPJPE in mm" if lifting
+             else "action recognition (SkateFormer): top-1 % X-sub / X-view")
+    verdict = ways_lines(cfg, load, baselines, model, num_seeds)[0]
+    md = [f"## Ways of using the {PROBABILISTIC} source, {title}", "",
+          f"Rows: how the model was trained on the {PROBABILISTIC} artifact (`compare.uncertainty_comparison`, "
+          "utils/study/ways.py): on its means or on fresh samples of N(μ, Σ), with the coordinates alone (xy) or "
+          f"with each joint's 2×2 marginal as input channels (`{TASKS[model]}.input`); columns: the 2D source it is "
+          "evaluated on, with its Σ for Probabilistic and GroundTruth+Σ, and the constant 'no uncertainty' channels "
+          f"for the sources without covariance. Which way wins: {verdict}.", "",
+          *_with_footnote(markdown_table(["way", "trained on", "input"] + _names(columns), rows))]
+    data["verdict"] = verdict
+    return md, data
+
+
 def collect_tables(cfg, out_dir: Path, baselines: dict | None = None, matched: dict | None | str = "auto",
-                   load=None) -> dict:
+                   load=None, num_seeds: int = 1) -> dict:
     """Read every evaluation and write CSV + figures; returns markdown and the raw numbers.
 
     `baselines` (default: compare/baselines.json) marks every cell that does not beat its trivial baseline by 2×.
     `matched` (default: :func:`matched_noise` of `cfg`) is the noise level matched to the Probabilistic σ.
-    `load` (default: the run's own metrics.json) reads one evaluation, (cfg, model, source, noise, eval source) →
-    dict or None; a study over seeds passes ``utils.study.seeds.SeedRuns.load``, whose numbers print as mean ± sd.
+    `load` (default: the run's own metrics.json) reads one evaluation, (cfg, model, source, noise, eval source,
+    input="xy") → dict or None; a study over seeds passes ``utils.study.seeds.SeedRuns.load``, whose numbers print as
+    mean ± sd, and `num_seeds` (the spread the ways' verdict compares a difference with).
     """
     load = load or _load
     sources = list(cfg.compare.sources)
@@ -240,6 +294,9 @@ def collect_tables(cfg, out_dir: Path, baselines: dict | None = None, matched: d
         heatmap_figure(out_dir / "lifting_p2.png", p2, _names(sources), _names(columns), "GraphMLP P-MPJPE (P2)", "mm")
     data["lifting"] = {"sources": sources, "eval_sources": columns, "p1_mm": p1.tolist(), "p2_mm": p2.tolist(),
                        "sample_mode": cfg.lifting.sample_mode, "sample_rho": cfg.lifting.sample_rho}
+    if "GraphMLP" in compared_models(cfg):
+        part, data["ways_lifting"] = ways_section(cfg, load, "GraphMLP", columns, baselines, num_seeds)
+        md += part
 
     # 2. noise baseline: GroundTruth + noise, evaluated on every source
     noises = [0.0] + noise_levels(cfg, matched)
@@ -339,5 +396,8 @@ def collect_tables(cfg, out_dir: Path, baselines: dict | None = None, matched: d
     data["action"] = {sp: acc[sp].tolist() for sp in SPLITS}
     data["action_sources"] = {"sources": act_rows, "eval_sources": act_columns,
                               "sample_mode": cfg.action.sample_mode, "sample_rho": cfg.action.sample_rho}
+    if "SkateFormer" in compared_models(cfg):
+        part, data["ways_action"] = ways_section(cfg, load, "SkateFormer", act_columns, baselines, num_seeds)
+        md += part
     md += baselines_markdown(baselines)
     return {"markdown": "\n".join(md), "data": data}

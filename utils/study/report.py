@@ -150,7 +150,8 @@ def write_report(cfg, timings: dict) -> Path:
     if runs.several:
         compare_dir = base / "compare"
         compare_dir.mkdir(exist_ok=True)
-        tables = collect_tables(cfg, compare_dir, baselines, matched=runs.matched_noise(), load=runs.load)
+        tables = collect_tables(cfg, compare_dir, baselines, matched=runs.matched_noise(), load=runs.load,
+                                num_seeds=len(runs.seeds))
         (compare_dir / "tables.md").write_text(tables["markdown"])
         (compare_dir / "tables.json").write_text(json.dumps(tables["data"], indent=1))
     lines = _header(cfg, runs)

@@ -212,11 +212,11 @@ class SeedRuns:
             return {k: _csv_value(v) for k, v in rows[-1].items()} if rows else None
         return self._read(path, read)
 
-    def load(self, cfg, model: str, source: str, noise: float, eval_source: str) -> dict | None:
+    def load(self, cfg, model: str, source: str, noise: float, eval_source: str, input: str = "xy") -> dict | None:
         """One evaluation's metrics.json over the seeds (the signature of utils.study.comparison's own loader). A noise
         level that is a Spread (the level matched to each seed's Probabilistic σ) reads each seed's own level."""
         noises = noise.values if isinstance(noise, Spread) else [noise] * len(self.runs)
-        paths = [run / (layout.eval_dir(cfg, model, layout.source_tag(source, n), eval_source) / "metrics.json")
+        paths = [run / (layout.eval_dir(cfg, model, layout.source_tag(source, n, input), eval_source) / "metrics.json")
                  .relative_to(cfg.run_dir) for (_, run), n in zip(self.runs, noises)]
         return self._read(paths, lambda p: json.loads(p.read_text()))
 

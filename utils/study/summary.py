@@ -22,6 +22,7 @@ from config import MODELS_2D
 from utils.study.baselines import MARK, accuracy_baseline, not_a_finding
 from utils.study.seeds import spread_of
 from utils.study.tables import fmt
+from utils.study.ways import Way, compared_models, ways
 
 PROBABILISTIC = "Probabilistic"
 GROUND_TRUTH = "GroundTruth"
@@ -104,6 +105,36 @@ def _action_cell(cfg, load, baselines: dict, train: str, evaluated: str, split: 
     base = 100 * accuracy_baseline(split_base) if split_base else None
     return Cell(f"{train} → {evaluated}", value, "%", 1,
                 dagger=value is not None and base is not None and not_a_finding(value, base, "accuracy"))
+
+
+def way_cell(cfg, load, baselines: dict, model: str, way: Way, evaluated: str) -> Cell:
+    """The cell of one way of using the Probabilistic source (utils/study/ways.py) evaluated on `evaluated`: lifting
+    P1 (mm) for GraphMLP, X-sub top-1 (%) for SkateFormer."""
+    m = load(cfg, model, way.source, 0.0, evaluated, input=way.input)
+    if model == "GraphMLP":
+        value, base = (m["mpjpe_mm"] if m else None), baselines.get("lifting", {}).get("mpjpe_mm")
+        unit, kind = "mm", "error"
+    else:
+        split_base = baselines.get("action", {}).get("xsub")
+        value, base = (m["xsub"]["top1"] * 100 if m else None), (100 * accuracy_baseline(split_base) if split_base
+                                                                  else None)
+        unit, kind = "%", "accuracy"
+    return Cell(f"{way.name} → {evaluated}", value, unit, 1,
+                dagger=value is not None and base is not None and not_a_finding(value, base, kind))
+
+
+def ways_lines(cfg, load, baselines: dict, model: str, num_seeds: int) -> list[str]:
+    """Which way of using the Probabilistic source wins, evaluated on the Probabilistic 2D (the source each way is
+    made for): the best cell against the runner-up, resolved only beyond the spread (:func:`verdict`)."""
+    lower = model == "GraphMLP"
+    pairs = [(w, way_cell(cfg, load, baselines, model, w, PROBABILISTIC)) for w in ways(cfg)]
+    measured = sorted(((w, c) for w, c in pairs if c.measured), key=lambda p: float(p[1].value), reverse=not lower)
+    if len(measured) < 2:
+        return [f"evaluated on {PROBABILISTIC}: not measured ("
+                + ", ".join(c.name for _, c in pairs if not c.measured) + ")"]
+    (best, a), (_, b) = measured[:2]
+    return [f"evaluated on {PROBABILISTIC}, the best way is *{best.name}*; against the runner-up, "
+            + verdict(a, b, num_seeds, lower)]
 
 
 def _best(cells: list[Cell], lower_is_better: bool) -> Cell | None:
@@ -207,6 +238,12 @@ def summary_section(cfg, load, prob_row: dict | None, baselines: dict, num_seeds
             lines += block(f"**2D calibration of {method}** (the covariance of the {PROBABILISTIC} source: "
                            "ground-truth joints inside its 1σ / 2σ ellipses)"
                            + _mean_caveat(prob_row, [method], best_2d) + ":", parts)
+
+    for model in compared_models(cfg):
+        what = ("lifting P1, GraphMLP, mm, lower is better" if model == "GraphMLP"
+                else "action X-sub top-1, SkateFormer, %, higher is better")
+        lines += block(f"**Ways of using the {PROBABILISTIC} source** ({what}; mean only, samples, uncertainty input, "
+                       "samples + uncertainty input):", ways_lines(cfg, load, baselines, model, num_seeds))
 
     parts = []
     for s in sources:
