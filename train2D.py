@@ -23,6 +23,7 @@ import torch
 from config import MODELS_2D, to_dict
 from dataloader.loaders import make_loader
 from dataloader.reader import load_human36m
+from models.registry import pose2d_setting_key
 from utils.stages import estimator, init_weights
 from utils.engine import layout, runtime
 from utils.engine.cli import run, setup
@@ -42,10 +43,9 @@ def main(argv):
                          subjects=list(cfg.data.train_subjects) + list(cfg.data.test_subjects),
                          actions=cfg.data.actions or None)
     model, kwargs = estimator.build_estimator(cfg, name)
-    init = layout.pose2d_init_file(cfg, name)
+    init = estimator.init_file(cfg, name)
     if init is not None:  # pose2d.init / pose2d.hourglass_init: an official file or one of ours (resume overrides it)
-        init_weights.initialise(model, kwargs, init, key="pose2d.hourglass_init" if name == "Hourglass"
-                                and cfg.pose2d.hourglass_init else "pose2d.init")
+        init_weights.initialise(model, kwargs, init, key=f"pose2d.{pose2d_setting_key(cfg, name, 'init')}")
     train_set, val_set = estimator.build_datasets(cfg, data, model, cfg.seed, name)
     c = cfg.pose2d
     train_loader = make_loader(train_set, batch_size=c.batch_size, shuffle=True, num_workers=cfg.data.num_workers,

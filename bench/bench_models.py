@@ -30,11 +30,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench import Row, error_reason, fmt_count, fmt_ratio, fmt_rate, fmt_seconds, timed, timed_pair
 from dataloader.h36m import NUM_JOINTS
+from models import registry
 
 CPU_PRESETS = (("ViTPose", "tiny"), ("ViTPose", "tiny64"), ("Hourglass", "tiny"),
                ("GraphMLP", "tiny"), ("GraphMLP", "tiny27"), ("SkateFormer", "tiny"))
 OFFICIAL_PRESETS = (("ViTPose", "B"), ("Hourglass", "8stack"), ("GraphMLP", "T243"), ("SkateFormer", "ntu"))
-FAMILIES = ("ViTPose", "Hourglass", "GraphMLP", "SkateFormer")
+FAMILIES = tuple(registry.FAMILIES)
 PHASES = ("train", "forward")
 # The children's own inductor cache (kept between runs; emptied when a compile is killed at its time
 # limit, which can leave a truncated kernel library behind), so a kill never damages the default cache.
@@ -49,39 +50,28 @@ def build_model(family: str, preset: str) -> tuple[nn.Module, InputFn]:
     Inputs are random in the model's own layout: images (B, 3, H, W); 2D windows (B, T, J, 2);
     skeleton clips (B, C, T, V, M) with frame positions (B, T) in [−1, 1].
     """
-    if family in ("ViTPose", "Hourglass"):
+    fam = registry.family(family)
+    presets = fam.preset_table()
+    if preset not in presets:
+        raise KeyError(f"unknown {family} preset {preset!r}; valid presets: {', '.join(presets)}")
+    if fam.task == "pose2d":
         from models.pose2d import build_pose_model
 
         model = build_pose_model(family, preset, NUM_JOINTS)
         size = tuple(model.input_size)
         return model, lambda b: (torch.randn(b, 3, *size),)
-    if family == "GraphMLP":
-        from models.GraphMLP import GRAPHMLP_PRESETS, GraphMLP
-
-        _check_preset(family, preset, GRAPHMLP_PRESETS)
-        model = GraphMLP(**GRAPHMLP_PRESETS[preset])
+    kw = presets[preset]
+    model = fam.model_class()(**kw)
+    if fam.task == "lifting":
         frames = model.frames
         return model, lambda b: (torch.randn(b, frames, NUM_JOINTS, 2),)
-    if family == "SkateFormer":
-        from models.SkateFormer import SKATEFORMER_PRESETS, SkateFormer
-
-        _check_preset(family, preset, SKATEFORMER_PRESETS)
-        kw = SKATEFORMER_PRESETS[preset]
-        model = SkateFormer(**kw)
-        shape = (kw["in_channels"], kw["num_frames"], kw["num_points"], kw["num_people"])
-        return model, lambda b: (torch.randn(b, *shape), torch.linspace(-1, 1, shape[1]).expand(b, shape[1]))
-    raise KeyError(f"unknown model family {family!r}; valid: {', '.join(FAMILIES)}")
-
-
-def _check_preset(family: str, preset: str, presets: dict) -> None:
-    if preset not in presets:
-        raise KeyError(f"unknown {family} preset {preset!r}; valid presets: {', '.join(presets)}")
+    shape = (kw["in_channels"], kw["num_frames"], kw["num_points"], kw["num_people"])
+    return model, lambda b: (torch.randn(b, *shape), torch.linspace(-1, 1, shape[1]).expand(b, shape[1]))
 
 
 def batch_size(cfg, family: str) -> int:
     """The configured training batch of the stage that trains `family` (pose2d, lifting or action)."""
-    return {"ViTPose": cfg.pose2d.batch_size, "Hourglass": cfg.pose2d.batch_size,
-            "GraphMLP": cfg.lifting.batch_size, "SkateFormer": cfg.action.batch_size}[family]
+    return getattr(cfg, registry.family(family).task).batch_size
 
 
 def parameter_count(model: nn.Module) -> int:

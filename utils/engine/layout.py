@@ -46,15 +46,6 @@ def prob_dir(cfg, backbone: str) -> Path:
     return cfg.run_dir / "2d" / f"Probabilistic_{backbone}"
 
 
-def pose2d_init_file(cfg, model: str) -> Path | None:
-    """The file the 2D model `model` starts from (None for random weights): `pose2d.hourglass_init` for the
-    Hourglass when set (``random``: random weights), else `pose2d.init`; a relative path is relative to the repo."""
-    from config import resolve_path
-
-    init = cfg.pose2d.hourglass_init if model == "Hourglass" and cfg.pose2d.hourglass_init else cfg.pose2d.init
-    return None if init in ("", "random") else resolve_path(init)
-
-
 def prob_init_checkpoint(cfg) -> Path | None:
     """The checkpoint `prob.init` names (None for random weights): `pose2d` is this run's own 2D model of the
     backbone (what train2D.py model_2D_prediction=<backbone> writes); anything else is a path (an official file

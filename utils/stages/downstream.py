@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from dataloader.h36m import ACTIONS, ROOT
 from dataloader.lifting_dataset import flip_2d, flip_3d
+from models.registry import family
 from utils.codecs.uncertainty import EXTRA_CHANNELS, mode_of
 
 SPLITS = ("xsub", "xview")  # action recognition: cross-subject and cross-view
@@ -28,7 +29,7 @@ def sequence_keys(cfg, data, subjects):
 
 def input_mode(cfg) -> str:
     """The downstream model's input channels: `action.input` for SkateFormer, `lifting.input` for GraphMLP."""
-    return (cfg.action if cfg.model_3D_prediction == "SkateFormer" else cfg.lifting).input
+    return getattr(cfg, family(cfg.model_3D_prediction).task).input
 
 
 def checkpoint_input_mode(model_kwargs: dict) -> str:
@@ -41,34 +42,26 @@ def _channels(input: str) -> dict:
     return {"extra_channels": extra} if extra else {}  # xy: the official kwargs, unchanged
 
 
-def build_lifter(preset: str, input: str = "xy"):
-    from models.GraphMLP import GRAPHMLP_PRESETS, GraphMLP
-
-    if preset not in GRAPHMLP_PRESETS:
-        raise SystemExit(f"lifting.preset={preset!r} is not a GraphMLP preset; valid: {', '.join(GRAPHMLP_PRESETS)}")
-    kwargs = dict(GRAPHMLP_PRESETS[preset], **_channels(input))
-    return GraphMLP(**kwargs), kwargs
-
-
-def build_action_model(preset: str, input: str = "xy"):
-    from models.SkateFormer import SKATEFORMER_PRESETS, SkateFormer
-
-    if preset not in SKATEFORMER_PRESETS:
-        raise SystemExit(f"action.preset={preset!r} is not a SkateFormer preset; valid: {', '.join(SKATEFORMER_PRESETS)}")
-    kwargs = dict(SKATEFORMER_PRESETS[preset], **_channels(input))
-    if kwargs.get("num_classes") != len(ACTIONS):
+def build_model(name: str, preset: str, input: str = "xy"):
+    """(model, kwargs) of the downstream family `name` (GraphMLP, SkateFormer) at `preset`, with the input
+    channels of `input`; kwargs rebuild it (they go into the checkpoint)."""
+    fam = family(name)
+    presets = fam.preset_table()
+    if preset not in presets:
+        raise SystemExit(f"{fam.task}.preset={preset!r} is not a {name} preset; valid: {', '.join(presets)}")
+    kwargs = dict(presets[preset], **_channels(input))
+    if fam.task == "action" and kwargs.get("num_classes") != len(ACTIONS):
         raise SystemExit(f"action.preset={preset!r} has {kwargs.get('num_classes')} classes; Human3.6M needs "
                          f"{len(ACTIONS)} (use the h36m or tiny preset)")
-    return SkateFormer(**kwargs), kwargs
+    return fam.model_class()(**kwargs), kwargs
 
 
 def build_downstream(cfg):
     """(model, kwargs, receptive field T) of `cfg.model_3D_prediction`, with the input channels of :func:`input_mode`."""
-    if cfg.model_3D_prediction == "GraphMLP":
-        model, kwargs = build_lifter(cfg.lifting.preset, cfg.lifting.input)
-        return model, kwargs, kwargs["frames"]
-    model, kwargs = build_action_model(cfg.action.preset, cfg.action.input)
-    return model, kwargs, kwargs["num_frames"]
+    fam = family(cfg.model_3D_prediction)
+    section = getattr(cfg, fam.task)
+    model, kwargs = build_model(fam.name, section.preset, section.input)
+    return model, kwargs, kwargs[fam.window]
 
 
 # --- lifting ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,13 +15,23 @@ from dataloader.h36m import FLIP_PERMUTATION, NUM_JOINTS
 from dataloader.loaders import make_loader
 from dataloader.reader import DataError
 from models.pose2d import build_pose_model
+from models.registry import family, pose2d_preset, pose2d_setting
 from utils.codecs.crop import apply_affine, invert_affine
 from utils.codecs.heatmap import decode_heatmaps, flip_heatmaps
 from utils.metrics import ap50_study, mean_joint_error_2d, pck
 
 
 def preset_of(cfg, name: str) -> str:
-    return cfg.pose2d.vitpose_preset if name == "ViTPose" else cfg.pose2d.hourglass_preset
+    return pose2d_preset(cfg, name)
+
+
+def init_file(cfg, name: str) -> Path | None:
+    """The file the 2D model `name` starts from (None for random weights): `pose2d.hourglass_init` for the
+    Hourglass when set (``random``: random weights), else `pose2d.init`; a relative path is relative to the repo."""
+    from config import resolve_path
+
+    init = pose2d_setting(cfg, name, "init")
+    return None if init in ("", "random") else resolve_path(init)
 
 
 def build_datasets(cfg, data, model, seed, name: str):
@@ -73,12 +84,9 @@ def prediction_subjects(cfg) -> list[str]:
 
 def build_estimator(cfg, name: str):
     """(model, kwargs) of the 2D model `name` with the configured preset (kwargs rebuild it)."""
-    from models.pose2d import POSE_PRESETS
-
-    preset = preset_of(cfg, name)
-    if preset not in POSE_PRESETS[name]:
-        key = "vitpose_preset" if name == "ViTPose" else "hourglass_preset"
-        raise SystemExit(f"pose2d.{key}={preset!r} is not a {name} preset; valid: {', '.join(POSE_PRESETS[name])}")
+    preset, presets = preset_of(cfg, name), family(name).preset_table()
+    if preset not in presets:
+        raise SystemExit(f"pose2d.{family(name).preset_key}={preset!r} is not a {name} preset; valid: {', '.join(presets)}")
     model = build_pose_model(name, preset, NUM_JOINTS)
     return model, {"name": name, "preset": preset, "num_joints": NUM_JOINTS}
 
@@ -179,12 +187,12 @@ def warmup_step_lambda(warmup_iters: int, steps_per_epoch: int, lr_steps: list[i
 
 def epochs_of(cfg, name: str) -> int:
     """Training epochs of the 2D model `name`: `pose2d.hourglass_epochs` for the Hourglass when set, else `pose2d.epochs`."""
-    return cfg.pose2d.hourglass_epochs if name == "Hourglass" and cfg.pose2d.hourglass_epochs > 0 else cfg.pose2d.epochs
+    return pose2d_setting(cfg, name, "epochs")
 
 
 def lr_of(cfg, name: str) -> float:
     """Peak learning rate of the 2D model `name`: `pose2d.hourglass_lr` for the Hourglass when set, else `pose2d.lr`."""
-    return cfg.pose2d.hourglass_lr if name == "Hourglass" and cfg.pose2d.hourglass_lr > 0 else cfg.pose2d.lr
+    return pose2d_setting(cfg, name, "lr")
 
 
 def sigma_of(cfg, name: str) -> float:
@@ -192,7 +200,7 @@ def sigma_of(cfg, name: str) -> float:
     set, else `pose2d.sigma`. The official recipes differ: ViTPose σ = 2 on 64×48 heatmaps (mmpose
     `TopDownGenerateTarget(sigma=2)`), the Stacked Hourglass σ = output_res / 64 = 1 on 64×64
     (princeton-vl/pytorch_stacked_hourglass: data/MPII/dp.py `GenerateHeatmap`)."""
-    return cfg.pose2d.hourglass_sigma if name == "Hourglass" and cfg.pose2d.hourglass_sigma > 0 else cfg.pose2d.sigma
+    return pose2d_setting(cfg, name, "sigma")
 
 
 def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ from dataloader.h36m import ACTIONS, ROOT
 from dataloader.lifting_dataset import LiftingDataset
 from dataloader.loaders import make_loader
 from dataloader.sources import build_source
+from models.registry import family
 from utils.stages import downstream
 from utils.engine import layout
 from utils.artifact import ArtifactError
@@ -28,11 +29,7 @@ def load_downstream(path: Path, name: str, fix: str, device: torch.device):
     if not Path(path).is_file():
         raise CheckpointError(f"downstream checkpoint {path} not found; {fix}")
     ckpt = load_checkpoint(path, expect_model=name)
-    if name == "GraphMLP":
-        from models.GraphMLP import GraphMLP as cls
-    else:
-        from models.SkateFormer import SkateFormer as cls
-    model = cls(**ckpt["model_kwargs"])
+    model = family(name).model_class()(**ckpt["model_kwargs"])
     model.load_state_dict(ckpt["model"])
     return model.to(device).eval(), ckpt
 

@@ -19,6 +19,7 @@ from dataloader.synthetic import generate as synthetic_generate
 from utils.engine import layout
 from utils.engine.checkpoint import training_finished
 from utils.engine.files import mtime as _mtime
+from utils.stages import estimator
 from utils.study.seeds import seed_overrides
 
 # Keys that cannot change what a 2D stage writes (downstream, comparison and figure settings).
@@ -99,7 +100,7 @@ def run_stages(cfg, data_inputs: list[Path], force: bool = False) -> list[Stage]
     for model in MODELS_2D:
         run = layout.pose2d_dir(cfg, model)
         args = [f"model_2D_prediction={model}"]
-        init = layout.pose2d_init_file(cfg, model)
+        init = estimator.init_file(cfg, model)
         stages.append(Stage(f"train 2D {model}", [("train2D.py", args)], outputs=[run / "last.pt"],
                             inputs=data_inputs + ([init] if init else []), saved_config=run / "config.yml",
                             stage_overrides=args, estimate_s=150, ignored=DETERMINISTIC_2D_IGNORED,

@@ -1,0 +1,38 @@
+"""models.registry: the one table from a family name to its class, presets, task and configuration keys."""
+import pytest
+
+from config import load_config
+from models import registry
+from utils.stages import downstream, estimator
+
+
+def test_every_family_resolves_to_its_class_and_presets():
+    for name, fam in registry.FAMILIES.items():
+        cls, presets = fam.model_class(), fam.preset_table()
+        assert isinstance(cls, type) and presets, name
+        assert fam.task in ("pose2d", "lifting", "action")
+        assert (fam.preset_key != "") == (fam.task == "pose2d") and (fam.window != "") == (fam.task != "pose2d")
+    with pytest.raises(KeyError, match="unknown model family 'Nope'; valid: ViTPose, Hourglass, GraphMLP, SkateFormer"):
+        registry.family("Nope")
+
+
+def test_the_hourglass_reads_its_own_keys_when_set_and_the_shared_ones_otherwise():
+    cfg = load_config(["pose2d.epochs=7", "pose2d.hourglass_epochs=3", "pose2d.lr=0.01", "pose2d.hourglass_lr=0",
+                       "pose2d.vitpose_preset=tiny64", "pose2d.hourglass_preset=tiny"])
+    assert (estimator.epochs_of(cfg, "Hourglass"), estimator.epochs_of(cfg, "ViTPose")) == (3, 7)
+    assert (estimator.lr_of(cfg, "Hourglass"), estimator.lr_of(cfg, "ViTPose")) == (0.01, 0.01)  # 0 = the shared lr
+    assert registry.pose2d_setting_key(cfg, "Hourglass", "lr") == "lr"
+    assert registry.pose2d_setting_key(cfg, "Hourglass", "epochs") == "hourglass_epochs"
+    assert registry.pose2d_setting_key(cfg, "ViTPose", "epochs") == "epochs"
+    assert (estimator.preset_of(cfg, "ViTPose"), estimator.preset_of(cfg, "Hourglass")) == ("tiny64", "tiny")
+
+
+def test_a_downstream_model_is_built_from_its_task_section():
+    cfg = load_config(["model_3D_prediction=GraphMLP", "lifting.preset=tiny27", "lifting.input=xy+cov"])
+    model, kwargs, window = downstream.build_downstream(cfg)
+    assert type(model).__name__ == "GraphMLP" and window == kwargs["frames"] == 27 and kwargs["extra_channels"] == 3
+    cfg = load_config(["model_3D_prediction=SkateFormer", "action.preset=tiny"])
+    model, kwargs, window = downstream.build_downstream(cfg)
+    assert type(model).__name__ == "SkateFormer" and window == kwargs["num_frames"] and "extra_channels" not in kwargs
+    with pytest.raises(SystemExit, match="lifting.preset='T9' is not a GraphMLP preset"):
+        downstream.build_model("GraphMLP", "T9")
