@@ -109,6 +109,27 @@ def item_boxes(data, keys, items: np.ndarray, box_source: str, detections=None) 
     return np.concatenate(tables)[starts[view_of_item.reshape(-1)] + items[:, 2]]
 
 
+def epoch_draws(n: int, max_items: int, seed: int, epoch: int, augment: bool, rotation: float, scale: float,
+                flip_prob: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """An epoch's items and augmentation: (rows (m,) sorted indices into the n items — a fresh random subset
+    of `max_items` per epoch when augmenting, a fixed one otherwise, all when 0 —, rotations (m,) degrees
+    (60 % of items rotated, uniform in ±`rotation`), scales (m,), flips (m,) bool). Item i's draw depends on
+    (seed, epoch, i) only, not on how items are batched, so a resumed run draws the same."""
+    if max_items and max_items < n:
+        rng = np.random.default_rng((seed, epoch if augment else 0))
+        rows = np.sort(rng.choice(n, max_items, replace=False))
+    else:
+        rows = np.arange(n)
+    m = len(rows)
+    if not augment:
+        return rows, np.zeros(m), np.ones(m), np.zeros(m, dtype=bool)
+    rng = np.random.default_rng((seed, epoch, 1))
+    rotate = rng.random(m) < 0.6
+    rotations = np.where(rotate, rng.uniform(-rotation, rotation, m), 0.0)
+    scales = rng.uniform(1 - scale, 1 + scale, m)
+    return rows, rotations, scales, rng.random(m) < flip_prob
+
+
 class FrameCropDataset(Dataset):
     """Items: dict(image (3, H, W) uint8 RGB (``normalise_images`` makes the model input),
     heatmaps (J, h, w), weights (J,) (with `targets`), target_hm (J, 2), keypoints (J, 2) full-frame px,
@@ -162,23 +183,10 @@ class FrameCropDataset(Dataset):
 
     def set_epoch(self, epoch: int) -> None:
         """Items (the subset, if `max_items`) and augmentation parameters of epoch `epoch`."""
-        n = len(self.all_items)
-        if self.max_items and self.max_items < n:
-            rng = np.random.default_rng((self.seed, epoch if self.augment else 0))
-            chosen = np.sort(rng.choice(n, self.max_items, replace=False))
-        else:
-            chosen = np.arange(n)
+        chosen, self.rotations, self.scales, self.flips = epoch_draws(
+            len(self.all_items), self.max_items, self.seed, epoch, self.augment, self.rotation, self.scale, self.flip_prob)
         self.items = self.all_items[chosen]
         self.boxes = None if self.all_boxes is None else self.all_boxes[chosen]
-        m = len(self.items)
-        if self.augment:  # item i's draw depends on (seed, epoch, i) only, not on how items are batched
-            rng = np.random.default_rng((self.seed, epoch, 1))
-            rotate = rng.random(m) < 0.6
-            self.rotations = np.where(rotate, rng.uniform(-self.rotation, self.rotation, m), 0.0)
-            self.scales = rng.uniform(1 - self.scale, 1 + self.scale, m)
-            self.flips = rng.random(m) < self.flip_prob
-        else:
-            self.rotations, self.scales, self.flips = np.zeros(m), np.ones(m), np.zeros(m, dtype=bool)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -259,21 +267,8 @@ class PersonCropDataset(Dataset):
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
-        n = len(self.samples)
-        if self.max_items and self.max_items < n:
-            rng = np.random.default_rng((self.seed, epoch if self.augment else 0))
-            self.rows = np.sort(rng.choice(n, self.max_items, replace=False))
-        else:
-            self.rows = np.arange(n)
-        m = len(self.rows)
-        if self.augment:
-            rng = np.random.default_rng((self.seed, epoch, 1))
-            rotate = rng.random(m) < 0.6
-            self.rotations = np.where(rotate, rng.uniform(-self.rotation, self.rotation, m), 0.0)
-            self.scales = rng.uniform(1 - self.scale, 1 + self.scale, m)
-            self.flips = rng.random(m) < self.flip_prob
-        else:
-            self.rotations, self.scales, self.flips = np.zeros(m), np.ones(m), np.zeros(m, dtype=bool)
+        self.rows, self.rotations, self.scales, self.flips = epoch_draws(
+            len(self.samples), self.max_items, self.seed, epoch, self.augment, self.rotation, self.scale, self.flip_prob)
 
     def __len__(self) -> int:
         return len(self.rows)

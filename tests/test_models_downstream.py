@@ -155,15 +155,18 @@ def test_graphmlp_loader_errors_name_the_problem(tmp_path):
     sd = official_graphmlp_state_dict(**GRAPHMLP_PRESETS["tiny27"])
     with pytest.raises(ValueError, match="checkpoint was trained with frames=27, model has frames=1"):
         load_official_graphmlp(GraphMLP(**GRAPHMLP_PRESETS["tiny"]), sd)
-    with pytest.raises(ValueError, match=r"missing keys \['head.bias'\], unexpected keys \['extra'\]"):
+    with pytest.raises(ValueError, match=r"1 missing keys \(first: head.bias\); 1 unexpected keys \(first: extra\)"):
         load_official_graphmlp(GraphMLP(**GRAPHMLP_PRESETS["tiny27"]),
                                {**{k: v for k, v in sd.items() if k != "head.bias"}, "extra": torch.zeros(1)})
     with pytest.raises(ValueError, match="checkpoint has layers=2, model has layers=3"):
         load_official_graphmlp(GraphMLP(**{**GRAPHMLP_PRESETS["tiny27"], "layers": 3}), sd)
-    with pytest.raises(ValueError, match="shape mismatch"):
+    with pytest.raises(ValueError, match="check channel, d_hid, token_dim; .* keys of another shape"):
         load_official_graphmlp(GraphMLP(**{**GRAPHMLP_PRESETS["tiny27"], "d_hid": 32}), sd)
     with pytest.raises(FileNotFoundError, match="not found"):
         load_official_graphmlp(GraphMLP(**GRAPHMLP_PRESETS["tiny"]), tmp_path / "absent.pth")
+    other_graph = {**sd, "A": sd["A"].flip(0)}  # another skeleton's adjacency, same shape
+    with pytest.raises(ValueError, match="adjacency 'A' differs from the Human3.6M graph"):
+        load_official_graphmlp(GraphMLP(**GRAPHMLP_PRESETS["tiny27"]), other_graph)
 
 
 # --- SkateFormer -----------------------------------------------------------------------------
@@ -297,9 +300,9 @@ def test_skateformer_loads_the_official_key_set_strictly(tmp_path, name, prefix)
 
 def test_skateformer_loader_errors_name_the_problem():
     sd = official_skateformer_state_dict(SKATEFORMER_PRESETS["tiny"])
-    with pytest.raises(ValueError, match="shape mismatch.*head.weight"):
+    with pytest.raises(ValueError, match="keys of another shape, checkpoint vs model \\(first: head.weight"):
         load_official_skateformer(SkateFormer(**{**SKATEFORMER_PRESETS["tiny"], "num_classes": 5}), sd)
-    with pytest.raises(ValueError, match="missing keys.*joint_person_temporal_embedding"):
+    with pytest.raises(ValueError, match="missing keys \\(first: joint_person_temporal_embedding"):
         load_official_skateformer(SkateFormer(**{**SKATEFORMER_PRESETS["tiny"], "index_t": False}), sd)
 
 

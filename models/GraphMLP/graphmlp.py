@@ -22,7 +22,7 @@ from einops import rearrange
 from timm.layers import DropPath, Mlp
 
 from dataloader.h36m import NUM_JOINTS, PARENTS
-from models._checkpoint import read_checkpoint
+from models._checkpoint import load_state_dict_strict, read_checkpoint
 from models.GraphMLP.graph import spatial_adjacency
 
 logger = logging.getLogger(__name__)
@@ -200,20 +200,11 @@ def load_official_graphmlp(model: GraphMLP, path_or_sd: str | Path | Mapping[str
     if ckpt_layers and ckpt_layers != len(model.mlp_gcn.blocks):
         raise ValueError(f"{origin}: checkpoint has layers={ckpt_layers}, model has "
                          f"layers={len(model.mlp_gcn.blocks)}; build GraphMLP(layers={ckpt_layers}, ...)")
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(own))
-    if missing or unexpected:
-        raise ValueError(f"{origin}: state_dict does not match GraphMLP; missing keys {missing}, "
-                         f"unexpected keys {unexpected}")
-    mismatched = [f"{k} {tuple(v.shape)} vs model {tuple(own[k].shape)}" for k, v in state_dict.items()
-                  if v.shape != own[k].shape]
-    if mismatched:
-        raise ValueError(f"{origin}: shape mismatch (check channel/d_hid/token_dim): {'; '.join(mismatched)}")
-    adjacency = state_dict["A"].to(model.A.dtype)
-    if model.A.device.type != "meta" and not torch.allclose(adjacency, model.A.detach().cpu(), atol=1e-6):
+    adjacency = state_dict.get("A")
+    if adjacency is not None and adjacency.shape == model.A.shape and model.A.device.type != "meta" \
+            and not torch.allclose(adjacency.to(model.A.dtype), model.A.detach().cpu(), atol=1e-6):
         raise ValueError(f"{origin}: checkpoint adjacency 'A' differs from the Human3.6M graph "
                          f"(models/GraphMLP/graph.py); it was trained on another skeleton")
-    model.load_state_dict(state_dict, strict=True)
+    load_state_dict_strict(model, state_dict, source=origin, hint="check channel, d_hid, token_dim")
     logger.info("loaded GraphMLP weights from %s (%d keys)", origin, len(state_dict))
     return model

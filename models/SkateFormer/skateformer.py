@@ -25,7 +25,7 @@ from einops import rearrange
 from timm.layers import DropPath, Mlp, trunc_normal_
 
 from dataloader.h36m import ACTIONS
-from models._checkpoint import read_checkpoint
+from models._checkpoint import load_state_dict_strict, read_checkpoint
 from models.SkateFormer.partition import NUM_POINTS as H36M_NUM_POINTS, skate_type_sizes
 
 logger = logging.getLogger(__name__)
@@ -419,17 +419,8 @@ def load_official_skateformer(model: SkateFormer,
         raise ValueError(f"{origin}: official SkateFormer weights take coordinates alone; the model has "
                          f"extra_channels={model.extra_channels} (action.input other than xy): build it with "
                          "extra_channels=0")
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(own))
-    if missing or unexpected:
-        raise ValueError(f"{origin}: state_dict does not match SkateFormer (check depths, rel, index_t); "
-                         f"missing keys {missing}, unexpected keys {unexpected}")
-    mismatched = [f"{k} {tuple(v.shape)} vs model {tuple(own[k].shape)}" for k, v in state_dict.items()
-                  if v.shape != own[k].shape]
-    if mismatched:
-        raise ValueError(f"{origin}: shape mismatch (check channels, embed_dim, num_points·num_people, "
-                         f"num_classes, type_*_size): {'; '.join(mismatched)}")
-    model.load_state_dict(state_dict, strict=True)
+    load_state_dict_strict(model, state_dict, source=origin,
+                           hint="check depths, rel, index_t, channels, embed_dim, num_points·num_people, num_classes, "
+                                "type_*_size")
     logger.info("loaded SkateFormer weights from %s (%d keys)", origin, len(state_dict))
     return model
