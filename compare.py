@@ -14,6 +14,8 @@ artifact's mean marginal σ in the same normalised units.
     python compare.py                       # run what is missing, then tabulate
     python compare.py --collect-only        # only tabulate existing evaluations
     python compare.py --force lifting.epochs=10
+    python compare.py --evaluate-only model_3D_prediction=GraphMLP model_2D_prediction=ViTPose noise_std=0
+                                            # only the evaluations of one trained model (a study.py stage)
 
 Every run is the same command a user would type (printed as it starts), so any cell can be redone
 by hand. A run is skipped when its output is newer than its inputs (--force redoes it).
@@ -29,6 +31,7 @@ import time
 from config import load_config, split_argv
 from dataloader.reader import DataError, load_human36m
 from utils.engine.cli import call, run
+from utils.stages.downstream import input_mode
 from utils.study.baselines import compute_baselines
 from utils.study.comparison import BASELINES_FILE, collect_tables, matched_noise, planned_runs, read_baselines
 
@@ -53,11 +56,16 @@ def execute(commands: list[tuple[str, list[str]]], overrides: list[str], config_
 
 def main(argv):
     config_file, overrides, flags = split_argv(argv)
-    unknown = flags - {"collect-only", "force"}
+    unknown = flags - {"collect-only", "force", "evaluate-only"}
     if unknown:
-        raise SystemExit(f"unknown flag(s) {sorted(unknown)}; valid: --collect-only, --force")
+        raise SystemExit(f"unknown flag(s) {sorted(unknown)}; valid: --collect-only, --evaluate-only, --force")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     cfg = load_config(overrides, config_file)
+    if "evaluate-only" in flags:  # one row's evaluations: the trained model of these keys on every column
+        row = (cfg.model_3D_prediction, cfg.model_2D_prediction, cfg.noise_std, input_mode(cfg))
+        commands, _ = planned_runs(cfg, force="force" in flags, only=row)
+        execute(commands, overrides, config_file)
+        return
     matched = matched_noise(cfg)
     if matched:
         logger.info("noise level matched to the Probabilistic σ: %.3g normalised (%.1f px)",
@@ -89,4 +97,6 @@ def main(argv):
 if __name__ == "__main__":
     run(main, reads=("model_3D_prediction", "data", "runtime", "lifting", "action", "evaluate", "compare"),
         flags={"collect-only": "only tabulate the evaluations that exist",
+               "evaluate-only": "only evaluate the model of model_3D_prediction, model_2D_prediction and noise_std "
+                                "on every evaluation source (no training, no tables)",
                "force": "redo the runs whose outputs are up to date"})

@@ -201,6 +201,81 @@ class VisConfig:
 
 
 @dataclass(frozen=True)
+class JobResources:
+    """What one SLURM job of a stage kind asks for (study.py launcher=slurm); every training kind runs its
+    script under torchrun with `gpus` processes on one node."""
+    gpus: int = 1                                # GPUs per node (torchrun --nproc_per_node for training)
+    cpus: int = 8                                # CPUs per task
+    mem_gb: int = 64
+    time_min: int = 240                          # time limit; a job that reaches it checkpoints and requeues itself
+
+
+@dataclass(frozen=True)
+class CpuJob(JobResources):                      # data, inspect, comparison tables, figures, report
+    gpus: int = 0
+    cpus: int = 8
+    mem_gb: int = 32
+    time_min: int = 120
+
+
+@dataclass(frozen=True)
+class Train2DJob(JobResources):                  # train2D.py: ViTPose-B / 8-stack Hourglass, 210 epochs
+    gpus: int = 8
+    cpus: int = 64
+    mem_gb: int = 256
+    time_min: int = 480
+
+
+@dataclass(frozen=True)
+class TrainProbJob(JobResources):                # train2D_prob_pose.py: the TIC-TAC methods, 150 epochs
+    gpus: int = 4
+    cpus: int = 32
+    mem_gb: int = 128
+    time_min: int = 1440
+
+
+@dataclass(frozen=True)
+class PredictJob(JobResources):                  # get2Dpredictions*.py: every frame of every camera
+    gpus: int = 1
+    cpus: int = 16
+    mem_gb: int = 64
+    time_min: int = 240
+
+
+@dataclass(frozen=True)
+class TrainDownstreamJob(JobResources):          # main.py: GraphMLP T=243 (20 epochs) or SkateFormer (500 epochs)
+    gpus: int = 1
+    cpus: int = 8
+    mem_gb: int = 64
+    time_min: int = 720
+
+
+@dataclass(frozen=True)
+class EvaluateJob(JobResources):                 # get3Dprediction.py over every evaluation source (compare.py --evaluate-only)
+    gpus: int = 1
+    cpus: int = 8
+    mem_gb: int = 64
+    time_min: int = 120
+
+
+JOB_KINDS = ("cpu", "train_2d", "train_prob", "predict", "train_downstream", "evaluate")  # stage kinds (utils/study/plan.py)
+
+
+@dataclass(frozen=True)
+class SlurmConfig:
+    partition: str = ""                          # sbatch --partition; "" = the cluster's default
+    account: str = ""                            # sbatch --account; "" = none
+    folder: str = ""                             # submitit's job scripts and logs; "" = <output_root>/<experiment>/jobs
+    max_requeues: int = 3                        # a job checkpoints and requeues itself at most this many times (preemption, time limit)
+    cpu: CpuJob = field(default_factory=CpuJob)
+    train_2d: Train2DJob = field(default_factory=Train2DJob)
+    train_prob: TrainProbJob = field(default_factory=TrainProbJob)
+    predict: PredictJob = field(default_factory=PredictJob)
+    train_downstream: TrainDownstreamJob = field(default_factory=TrainDownstreamJob)
+    evaluate: EvaluateJob = field(default_factory=EvaluateJob)
+
+
+@dataclass(frozen=True)
 class Config:
     model_2D_prediction: str = choice(*DOWNSTREAM_SOURCES_2D, default="ViTPose")  # 2D model / training 2D source
     model_2D_dataset: str = choice(*DOWNSTREAM_SOURCES_2D, default="GroundTruth")  # evaluation 2D source
@@ -213,6 +288,8 @@ class Config:
     seed: int = 0
     seeds: list = _list()                        # one run per seed in <experiment>/seed<k>/, report of mean ± sd; [] = `seed`
     resume: bool = False
+    launcher: str = choice("local", "slurm", "submitit_local")  # study.py: stages here, as SLURM jobs, or as submitit's local jobs
+    local_jobs: int = 1                          # study.py launcher=local|submitit_local: independent stages run this many at a time
     data: DataConfig = field(default_factory=DataConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     pose2d: Pose2DConfig = field(default_factory=Pose2DConfig)
@@ -223,6 +300,7 @@ class Config:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
     vis: VisConfig = field(default_factory=VisConfig)
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
 
     # --- derived paths (the run layout) ------------------------------------------------------
     @property
@@ -409,6 +487,12 @@ def _check_ranges(cfg: Config) -> None:
             raise ConfigError(f"config key 'pose2d.{key}' = {value} must be ≥ 0 (0 = the shared key)")
     if cfg.prob.tic_chunk_size < 0:
         raise ConfigError(f"config key 'prob.tic_chunk_size' = {cfg.prob.tic_chunk_size} must be ≥ 0 (0 = the whole batch)")
+    if cfg.local_jobs < 1:
+        raise ConfigError(f"config key 'local_jobs' = {cfg.local_jobs} must be ≥ 1 (1 = one stage at a time)")
+    for kind in JOB_KINDS:
+        res = getattr(cfg.slurm, kind)
+        if res.gpus < 0 or res.cpus < 1 or res.mem_gb < 1 or res.time_min < 1:
+            raise ConfigError(f"config key 'slurm.{kind}' = {res} needs gpus ≥ 0 and cpus, mem_gb, time_min ≥ 1")
     if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in cfg.seeds) \
             or len(set(cfg.seeds)) != len(cfg.seeds):
         raise ConfigError(f"config key 'seeds' = {cfg.seeds} must list distinct integer seeds ≥ 0 (seeds=0,1,2); "

@@ -14,71 +14,37 @@ every cell as mean ± sd over the seeds (utils/study/seeds.py); its timings.json
     python study.py --force                # redo every stage
     python study.py seeds=0,1,2            # three seeds, one report of mean ± sd (= make demo ARGS=seeds=0,1,2)
     python study.py profile=test …         # any configuration override is passed to every stage
+    python study.py local_jobs=2           # independent stages two at a time on this machine
+    python study.py launcher=slurm profile=paper   # every stage a SLURM job (submitit), afterok dependencies
+    python study.py --status …             # every stage: job id, state, output (with the same overrides)
+
+The stages and the stages each waits for: utils/study/plan.py (`stage_graph`); how they run: utils/study/launch.py.
 """
 from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import sys
-import time
 from pathlib import Path
-
-from tqdm import tqdm
 
 from config import load_config, split_argv
 from utils.engine.cli import run
+from utils.study.launch import run_local, status_rows, status_table, submit
+from utils.study.plan import Stage, plan
 from utils.study.report import write_report
 from utils.study.seeds import read_timings, seed_overrides, summed_timings
-from utils.study.plan import Stage, is_stale, plan
 
 logger = logging.getLogger("study")
 
 
-def run_stage(stage: Stage, extra: list[str]) -> float:
-    started = time.perf_counter()
-    for script, args in stage.commands:
-        is_script = script.endswith(".py")  # modules (data generator, inspect) take their own flags, not overrides
-        cmd = [sys.executable, *([script] if is_script else ["-m", script]), *args, *(extra if is_script else [])]
-        tqdm.write(f"$ {' '.join(cmd[1:])}")
-        result = subprocess.run(cmd)
-        if result.returncode != 0:
-            raise SystemExit(f"error: stage '{stage.name}' failed at `{' '.join(cmd[1:])}` (exit {result.returncode}); "
-                             f"fix it, then re-run `make demo` (finished stages are skipped)")
-    return time.perf_counter() - started
+FLAGS = {"force": "redo every stage", "status": "list every stage with its job id, state and output; run nothing",
+         "report": "only write report.md from what the stages wrote (the last job of a submitted study)"}
 
 
-def main(argv):
-    config_file, overrides, flags = split_argv(argv)
-    if flags - {"force"}:
-        raise SystemExit(f"unknown flag(s) {sorted(flags - {'force'})}; valid: --force")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    cfg = load_config(overrides, config_file)
-    config = [f"--config={config_file}"] if config_file else []
-    stages = plan(cfg, overrides, config_file, force="force" in flags)
-    if cfg.seeds and (cfg.run_dir / "2d").is_dir():
-        logger.warning("%s also holds a single-seed run (2d/, …): its report.md, compare/ tables and timings.json "
-                       "will describe the seeds' runs in seed<k>/; use experiment=<another name> to keep both",
-                       cfg.run_dir)
-    timings = {run: read_timings(run) for run in dict.fromkeys(s.run_dir for s in stages)}  # run folder → seconds
-    todo = [s for s in stages if s.stale]
-    estimate = sum(timings[s.run_dir].get(s.name, s.estimate_s) for s in todo)
-    seeds = f"seeds {', '.join(map(str, cfg.seeds))}" if cfg.seeds else f"seed {cfg.seed}"
-    logger.info("study '%s' (profile %s, %s): %d of %d stages to run, estimated %.0f min on this machine",
-                cfg.experiment, cfg.profile, seeds, len(todo), len(stages), estimate / 60)
-    bar = tqdm(stages, desc="study", unit="stage", dynamic_ncols=True)
-    for stage in bar:
-        bar.set_postfix_str(stage.label)
-        if not ("force" in flags or is_stale(stage, stage.overrides, config_file)):
-            tqdm.write(f"[skip] {stage.label}: up to date")
-            continue
-        timings[stage.run_dir][stage.name] = round(run_stage(stage, config + stage.overrides), 1)
-        for marker in (p for p in stage.outputs if p.name == ".done"):
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.touch()
-        stage.run_dir.mkdir(parents=True, exist_ok=True)
-        (stage.run_dir / "timings.json").write_text(json.dumps(timings[stage.run_dir], indent=1))
-    if cfg.seeds:  # a report per seed, then the one over the seeds with each stage's seconds summed over them
+def write_reports(cfg, overrides: list[str], config_file, stages: list[Stage]) -> Path:
+    """report.md of the run (with `seeds`: of each seed, then over the seeds with each stage's seconds summed)."""
+    timings = {run: read_timings(run) for run in dict.fromkeys([cfg.run_dir] + [s.run_dir for s in stages])}
+    if cfg.seeds:
         seed_dirs = []
         for _, run_overrides in seed_overrides(cfg, overrides):
             run_cfg = load_config(run_overrides, config_file)
@@ -89,9 +55,41 @@ def main(argv):
                                               [timings[d] for d in seed_dirs])
         cfg.run_dir.mkdir(parents=True, exist_ok=True)
         (cfg.run_dir / "timings.json").write_text(json.dumps(timings[cfg.run_dir], indent=1))
-    report = write_report(cfg, timings[cfg.run_dir])
-    logger.info("done: %s", report)
+    return write_report(cfg, timings[cfg.run_dir])
+
+
+def main(argv):
+    config_file, overrides, flags = split_argv(argv)
+    if flags - set(FLAGS):
+        raise SystemExit(f"unknown flag(s) {sorted(flags - set(FLAGS))}; valid: {', '.join('--' + f for f in FLAGS)}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    cfg = load_config(overrides, config_file)
+    stages = plan(cfg, overrides, config_file, force="force" in flags)
+    if "status" in flags:
+        sys.stdout.write(status_table(status_rows(stages, cfg, config_file)) + "\n")
+        return
+    if "report" in flags:
+        logger.info("done: %s", write_reports(cfg, overrides, config_file, stages))
+        return
+    if cfg.seeds and (cfg.run_dir / "2d").is_dir():
+        logger.warning("%s also holds a single-seed run (2d/, …): its report.md, compare/ tables and timings.json "
+                       "will describe the seeds' runs in seed<k>/; use experiment=<another name> to keep both",
+                       cfg.run_dir)
+    timings = {run: read_timings(run) for run in dict.fromkeys(s.run_dir for s in stages)}  # run folder → seconds
+    todo = [s for s in stages if s.stale]
+    estimate = sum(timings[s.run_dir].get(s.name, s.estimate_s) for s in todo)
+    seeds = f"seeds {', '.join(map(str, cfg.seeds))}" if cfg.seeds else f"seed {cfg.seed}"
+    logger.info("study '%s' (profile %s, %s, launcher %s): %d of %d stages to run, estimated %.0f min on this machine",
+                cfg.experiment, cfg.profile, seeds, cfg.launcher, len(todo), len(stages), estimate / 60)
+    if cfg.launcher != "local":
+        submit(stages, cfg, overrides, config_file, cfg.launcher, force="force" in flags)
+        if cfg.launcher == "slurm":
+            logger.info("submitted; `python study.py --status%s` shows every stage's job and state",
+                        "".join(f" {o}" for o in overrides))
+        return
+    run_local(stages, cfg, config_file, force="force" in flags)
+    logger.info("done: %s", write_reports(cfg, overrides, config_file, stages))
 
 
 if __name__ == "__main__":
-    run(main, reads=None, flags={"force": "redo every stage"})  # every key: the study runs every stage
+    run(main, reads=None, flags=FLAGS)  # every key: the study runs every stage

@@ -74,12 +74,19 @@ def noise_levels(cfg, matched: dict | None) -> list[float]:
     return levels + ([matched["noise_std"]] if matched and matched["noise_std"] not in levels else [])
 
 
-def _input_time(cfg, source: str) -> float:
+def prediction_meta(cfg, source: str) -> Path | None:
+    """The meta.json of the artifact a downstream `source` reads (None for the ground truth)."""
     name = artifact_name(source)
-    return 0.0 if name is None else _mtime(layout.prediction_dir(cfg, name) / "meta.json")
+    return None if name is None else layout.prediction_dir(cfg, name) / "meta.json"
 
 
-def _trained(cfg, model: str, source: str, noise: float, input: str = "xy") -> Path:
+def _input_time(cfg, source: str) -> float:
+    meta = prediction_meta(cfg, source)
+    return 0.0 if meta is None else _mtime(meta)
+
+
+def trained_checkpoint(cfg, model: str, source: str, noise: float, input: str = "xy") -> Path:
+    """What main.py writes last for one row (SkateFormer trains X-sub, then X-view)."""
     run = layout.downstream_dir(cfg, model, layout.source_tag(source, noise, input))
     return run / ("xview" if model == "SkateFormer" else "") / "last.pt"
 
@@ -88,30 +95,44 @@ def _fresh(output: Path, *inputs: float) -> bool:
     return output.exists() and all(_mtime(output) >= t for t in inputs)
 
 
-def planned_runs(cfg, force: bool = False, matched: dict | None = None):
-    """(commands [(script, args)], missing sources) to train and evaluate every cell that is stale.
-
-    `matched`: :func:`matched_noise` (its level joins the noise baseline's)."""
-    ok, missing = available_sources(cfg)
-    lift = [s for s in cfg.compare.sources if s in ok]
-    act = [s for s in action_sources(cfg) if s in ok]
-    train_runs = [("GraphMLP", s, 0.0, "xy", eval_sources(lift)) for s in lift]
-    train_runs += [("GraphMLP", "GroundTruth", n, "xy", eval_sources(lift)) for n in noise_levels(cfg, matched)]
-    train_runs += [("SkateFormer", s, 0.0, "xy", eval_sources(act)) for s in act]
-    if PROBABILISTIC in ok:  # the ways of using the Probabilistic source (utils/study/ways.py), each on every column
+def train_runs(cfg, matched: dict | None = None, available: list[str] | None = None):
+    """The rows of the tables: [(model, training source, noise level, input channels, evaluation sources)], over
+    the sources in `available` (None: every configured source), then the ways of using the Probabilistic source
+    (utils/study/ways.py) that are not rows already. `matched`: :func:`matched_noise` (its level joins the noise rows)."""
+    lift = [s for s in cfg.compare.sources if available is None or s in available]
+    act = [s for s in action_sources(cfg) if available is None or s in available]
+    runs = [("GraphMLP", s, 0.0, "xy", eval_sources(lift)) for s in lift]
+    runs += [("GraphMLP", "GroundTruth", n, "xy", eval_sources(lift)) for n in noise_levels(cfg, matched)]
+    runs += [("SkateFormer", s, 0.0, "xy", eval_sources(act)) for s in act]
+    if available is None or PROBABILISTIC in available:  # each way on every column
         for model in compared_models(cfg):
             columns = eval_sources(lift if model == "GraphMLP" else act)
-            train_runs += [(model, w.source, 0.0, w.input, columns) for w in ways(cfg)
-                           if (model, w.source, 0.0, w.input, columns) not in train_runs]
+            runs += [(model, w.source, 0.0, w.input, columns) for w in ways(cfg)
+                     if (model, w.source, 0.0, w.input, columns) not in runs]
     elif compared_models(cfg):
         logger.warning("compare.uncertainty_comparison needs the Probabilistic 2D: its runs are skipped")
+    return runs
+
+
+def run_args(model: str, source: str, noise: float, input: str) -> list[str]:
+    """The overrides that make main.py / get3Dprediction.py train or evaluate one row."""
+    return [f"model_3D_prediction={model}", f"model_2D_prediction={source}", f"noise_std={noise:g}"] + \
+        ([f"{TASKS[model]}.input={input}"] if input != "xy" else [])
+
+
+def planned_runs(cfg, force: bool = False, matched: dict | None = None, only: tuple | None = None):
+    """(commands [(script, args)], missing sources) to train and evaluate every cell that is stale.
+
+    `matched`: :func:`matched_noise` (its level joins the noise baseline's); `only`: (model, source, noise, input) of one
+    row whose evaluations alone are planned (compare.py --evaluate-only)."""
+    ok, missing = available_sources(cfg)
     commands = []
-    for model, source, noise, input, columns in train_runs:
-        ckpt = _trained(cfg, model, source, noise, input)
-        args = [f"model_3D_prediction={model}", f"model_2D_prediction={source}", f"noise_std={noise:g}"]
-        if input != "xy":
-            args.append(f"{TASKS[model]}.input={input}")
-        if force or not _fresh(ckpt, _input_time(cfg, source)) or not training_finished(ckpt):
+    for model, source, noise, input, columns in train_runs(cfg, matched, ok):
+        if only is not None and (model, source, noise, input) != only:
+            continue
+        ckpt = trained_checkpoint(cfg, model, source, noise, input)
+        args = run_args(model, source, noise, input)
+        if only is None and (force or not _fresh(ckpt, _input_time(cfg, source)) or not training_finished(ckpt)):
             commands.append(("main.py", args))
         for eval_source in columns:
             out = layout.eval_dir(cfg, model, layout.source_tag(source, noise, input), eval_source) / "metrics.json"

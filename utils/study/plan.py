@@ -17,13 +17,15 @@ import yaml
 from config import MODELS_2D, load_config, to_dict
 from dataloader.synthetic import generate as synthetic_generate
 from utils.engine import layout
+from dataloader.sources import artifact_name
 from utils.engine.checkpoint import training_finished
 from utils.engine.files import mtime as _mtime
 from utils.stages import estimator
+from utils.study.comparison import prediction_meta, run_args, train_runs, trained_checkpoint
 from utils.study.seeds import seed_overrides
 
 # Keys that cannot change what a 2D stage writes (downstream, comparison and figure settings).
-IGNORED_KEYS = ("resume", "seeds", "noise_std", "model_3D_prediction", "model_2D_dataset", "lifting", "action",
+IGNORED_KEYS = ("resume", "seeds", "launcher", "local_jobs", "slurm", "noise_std", "model_3D_prediction", "model_2D_dataset", "lifting", "action",
                 "evaluate", "compare", "vis")
 
 
@@ -47,6 +49,9 @@ class Stage:
     overrides: list[str] = field(default_factory=list)  # the run's overrides: every script gets them (the seed's)
     run_dir: Path | None = None              # the run folder whose timings.json records the stage's seconds
     seed: int | None = None                  # the seed of a `seeds` study's stage (None: run once)
+    needs: list[str] = field(default_factory=list)  # the stages it waits for: names in run_stages, labels after plan()
+    kind: str = "cpu"                        # its resources (config.JOB_KINDS: slurm.<kind>); train_* run under torchrun
+    timing: str = ""                         # the timings.json entry its seconds add to ("" = its name)
 
     @property
     def label(self) -> str:
@@ -76,7 +81,9 @@ def plan(cfg, overrides: list[str], config_file=None, force: bool = False) -> li
                             outputs=[synthetic_marker], estimate_s=120,
                             up_to_date=lambda: synthetic_generate.is_current(root, "quick")))
     stages.append(Stage("inspect", [("dataloader", ["inspect", "--root", str(root), "--frame-template",
-                                                     cfg.data.frame_template])], outputs=[], always=True, estimate_s=10))
+                                                     cfg.data.frame_template])], outputs=[], always=True, estimate_s=10,
+                        needs=[s.name for s in stages]))
+    once = {s.name for s in stages}
     for stage in stages:
         stage.overrides, stage.run_dir = list(overrides), cfg.run_dir
     data_inputs = [synthetic_marker] if synthetic_marker.exists() or stages[0].name == "data" else []
@@ -85,6 +92,7 @@ def plan(cfg, overrides: list[str], config_file=None, force: bool = False) -> li
         for stage in run_stages(run_cfg, data_inputs, force):
             stage.overrides, stage.run_dir = run_overrides, run_cfg.run_dir
             stage.seed = seed if cfg.seeds else None
+            stage.needs = [n if n in once else Stage(n, [], [], seed=stage.seed).label for n in stage.needs]
             stages.append(stage)
     produced: set[Path] = set()
     for stage in stages:  # a stage is also stale when an input is produced by a stale stage
@@ -94,8 +102,15 @@ def plan(cfg, overrides: list[str], config_file=None, force: bool = False) -> li
     return stages
 
 
+def predicting_stage(source: str) -> str:
+    """The stage that writes the 2D a downstream `source` reads ('inspect' for the ground truth)."""
+    name = artifact_name(source)
+    return "inspect" if name is None else f"predict 2D {name}"
+
+
 def run_stages(cfg, data_inputs: list[Path], force: bool = False) -> list[Stage]:
-    """The stages of one run folder (one seed): 2D training and prediction, TIC-TAC, downstream + comparison, figures."""
+    """The stages of one run folder (one seed): 2D training and prediction, TIC-TAC, a downstream training and
+    an evaluation per training source of the comparison, the comparison's tables, figures."""
     stages: list[Stage] = []
     for model in MODELS_2D:
         run = layout.pose2d_dir(cfg, model)
@@ -104,25 +119,32 @@ def run_stages(cfg, data_inputs: list[Path], force: bool = False) -> list[Stage]
         stages.append(Stage(f"train 2D {model}", [("train2D.py", args)], outputs=[run / "last.pt"],
                             inputs=data_inputs + ([init] if init else []), saved_config=run / "config.yml",
                             stage_overrides=args, estimate_s=150, ignored=DETERMINISTIC_2D_IGNORED,
-                            up_to_date=_finished(run / "last.pt")))
+                            up_to_date=_finished(run / "last.pt"), needs=["inspect"], kind="train_2d"))
         pred = layout.prediction_dir(cfg, model)
         stages.append(Stage(f"predict 2D {model}", [("get2Dpredictions.py", args)], outputs=[pred / "meta.json"],
                             inputs=[layout.pose2d_checkpoint(cfg, model)], saved_config=pred / "meta.json",
-                            stage_overrides=args, estimate_s=60, ignored=DETERMINISTIC_2D_IGNORED))
+                            stage_overrides=args, estimate_s=60, ignored=DETERMINISTIC_2D_IGNORED,
+                            needs=[f"train 2D {model}"], kind="predict"))
     prob, prob_init = layout.prob_dir(cfg, cfg.model_prob_pose), layout.prob_init_checkpoint(cfg)
     stages.append(Stage(f"train TIC-TAC {cfg.model_prob_pose}", [("train2D_prob_pose.py", [])],
                         outputs=[prob / "last.pt"], saved_config=prob / "config.yml", estimate_s=240,
                         up_to_date=_finished(prob / "last.pt"),
-                        inputs=data_inputs + ([prob_init] if prob_init else [])))
+                        inputs=data_inputs + ([prob_init] if prob_init else []),
+                        needs=["inspect"] + ([f"train 2D {cfg.model_prob_pose}"] if cfg.prob.init == "pose2d" else []),
+                        kind="train_prob"))
     pred = layout.prediction_dir(cfg, "Probabilistic")
     stages.append(Stage("predict 2D Probabilistic", [("get2Dpredictions_prob_pose.py", [])], outputs=[pred / "meta.json"],
-                        inputs=[prob / "last.pt"], saved_config=pred / "meta.json", estimate_s=90))
+                        inputs=[prob / "last.pt"], saved_config=pred / "meta.json", estimate_s=90,
+                        needs=[f"train TIC-TAC {cfg.model_prob_pose}"], kind="predict"))
+    downstream = downstream_stages(cfg, force)
     compare_dir = cfg.run_dir / "compare"
-    stages.append(Stage("downstream + comparison", [("compare.py", ["--force"] if force else [])],
-                        outputs=[compare_dir / "tables.md"], always=True, estimate_s=420))
+    stages += downstream
+    stages.append(Stage(COMPARISON, [("compare.py", ["--force"] if force else [])],
+                        outputs=[compare_dir / "tables.md"], always=True, estimate_s=60,
+                        needs=[s.name for s in stages if s.kind in ("predict", "train_downstream", "evaluate")]))
     figures = layout.figures_dir(cfg)
     stages.append(Stage("figures", list(FIGURE_COMMANDS), outputs=[figures / ".done"],
-                        inputs=[compare_dir / "tables.md"], estimate_s=60))
+                        inputs=[compare_dir / "tables.md"], estimate_s=60, needs=[COMPARISON]))
     return stages
 
 
@@ -130,6 +152,38 @@ def _finished(last: Path) -> Callable[[], bool]:
     """A training stage is done only when its run trained every planned epoch (a study killed
     part-way leaves a last.pt of the last finished epoch, with the same config.yml)."""
     return lambda: training_finished(last)
+
+
+COMPARISON = "downstream + comparison"  # compare.py: the matched-noise run, the baselines and the tables
+
+
+def downstream_stages(cfg, force: bool = False) -> list[Stage]:
+    """A training stage (main.py) and an evaluation stage (compare.py --evaluate-only: get3Dprediction.py on every
+    column) per row of the comparison's tables (:func:`utils.study.comparison.train_runs`); the row of the noise
+    level matched to the Probabilistic artifact is left to compare.py, which knows it once the artifact exists."""
+    stages = []
+    for model, source, noise, input, columns in train_runs(cfg, matched=None):
+        tag = layout.source_tag(source, noise, input)
+        args = run_args(model, source, noise, input)
+        train = f"train {model} on {tag}"
+        ckpt = trained_checkpoint(cfg, model, source, noise, input)
+        source_input = [p for p in [prediction_meta(cfg, source)] if p is not None]
+        stages.append(Stage(train, [("main.py", args)], outputs=[ckpt], inputs=source_input,
+                            stage_overrides=args, estimate_s=30, needs=[predicting_stage(source)],
+                            kind="train_downstream", timing=COMPARISON, up_to_date=_finished(ckpt)))
+        outputs = [layout.eval_dir(cfg, model, tag, col) / "metrics.json" for col in columns]
+        inputs = [ckpt] + [p for p in (prediction_meta(cfg, col) for col in columns) if p is not None]
+        stages.append(Stage(f"evaluate {model} on {tag}", [("compare.py", ["--evaluate-only", *args]
+                                                             + (["--force"] if force else []))],
+                            outputs=outputs, inputs=inputs, stage_overrides=args, estimate_s=20,
+                            needs=list(dict.fromkeys([train] + [predicting_stage(c) for c in columns])),
+                            kind="evaluate", timing=COMPARISON))
+    return stages
+
+
+def stage_graph(cfg, overrides: list[str] | None = None, config_file=None) -> dict[str, list[str]]:
+    """Every stage of the study (its label) → the stages it waits for, in an order where each follows its needs."""
+    return {s.label: list(s.needs) for s in plan(cfg, list(overrides or []), config_file)}
 
 
 def is_stale(stage: Stage, overrides: list[str], config_file=None) -> bool:

@@ -1,0 +1,71 @@
+"""The stage graph of study.py (utils/study/plan.py: stage_graph): which stage waits for which, from the configuration."""
+from config import load_config
+from utils.study.plan import COMPARISON, stage_graph
+
+SOURCES = ["compare.sources=[GroundTruth, Hourglass, ViTPose, Probabilistic, ProbabilisticMean]",
+           "compare.action_sources=[GroundTruth, Probabilistic]", "compare.noise_stds=[0.01]"]
+
+
+def _graph(*overrides):
+    overrides = list(overrides)
+    return stage_graph(load_config(overrides), overrides)
+
+
+def _in_order(graph):
+    seen = set()
+    for stage, needs in graph.items():
+        assert set(needs) <= seen, f"{stage} comes before {set(needs) - seen}"
+        seen.add(stage)
+
+
+def test_every_stage_waits_for_what_writes_its_inputs():
+    graph = _graph("prob.init=pose2d", *SOURCES)
+    _in_order(graph)
+    assert graph["data"] == [] and graph["inspect"] == ["data"]
+    for model in ("Hourglass", "ViTPose"):
+        assert graph[f"train 2D {model}"] == ["inspect"]
+        assert graph[f"predict 2D {model}"] == [f"train 2D {model}"]
+    assert graph["train TIC-TAC ViTPose"] == ["inspect", "train 2D ViTPose"]  # prob.init=pose2d starts from it
+    assert graph["predict 2D Probabilistic"] == ["train TIC-TAC ViTPose"]
+    # a downstream model trains as soon as its own 2D exists: the ground truth's right after inspect
+    assert graph["train GraphMLP on GroundTruth"] == ["inspect"]
+    assert graph["train GraphMLP on GroundTruth_noise0.01"] == ["inspect"]
+    assert graph["train GraphMLP on Hourglass"] == ["predict 2D Hourglass"]
+    assert graph["train GraphMLP on ProbabilisticMean"] == ["predict 2D Probabilistic"]
+    assert graph["train SkateFormer on Probabilistic"] == ["predict 2D Probabilistic"]
+    # its evaluations wait for it and for the 2D of every column (ProbabilisticMean evaluates as Probabilistic)
+    every_2d = ["inspect", "predict 2D Hourglass", "predict 2D ViTPose", "predict 2D Probabilistic"]
+    assert graph["evaluate GraphMLP on ViTPose"] == ["train GraphMLP on ViTPose"] + every_2d
+    assert graph["evaluate SkateFormer on GroundTruth"] == ["train SkateFormer on GroundTruth", "inspect",
+                                                             "predict 2D Probabilistic"]
+    downstream = [s for s in graph if s.startswith(("train GraphMLP", "train SkateFormer", "evaluate "))]
+    assert len(downstream) == 2 * (5 + 1 + 2)  # 5 lifting sources + 1 noise level + 2 action sources
+    assert set(downstream) <= set(graph[COMPARISON])
+    assert graph["figures"] == [COMPARISON]
+    # the independent ones: nothing between the lifters of two sources, nor between the 2D estimators
+    assert "train GraphMLP on ViTPose" not in graph["train GraphMLP on Hourglass"]
+    assert "train 2D Hourglass" not in graph["train 2D ViTPose"]
+
+
+def test_random_init_tic_tac_waits_for_no_2d_model():
+    graph = _graph("prob.init=", "model_prob_pose=Hourglass", *SOURCES)
+    assert graph["train TIC-TAC Hourglass"] == ["inspect"]
+    assert graph["predict 2D Probabilistic"] == ["train TIC-TAC Hourglass"]
+
+
+def test_real_data_has_no_data_stage():
+    graph = _graph("data.root=data/human36m")
+    assert "data" not in graph and graph["inspect"] == []
+
+
+def test_seeds_share_the_data_and_wait_within_their_own_run():
+    graph = _graph("seeds=0,1", *SOURCES)
+    _in_order(graph)
+    assert [s for s in graph if "seed" not in s] == ["data", "inspect"]
+    for k in (0, 1):
+        assert graph[f"train 2D ViTPose (seed {k})"] == ["inspect"]
+        assert graph[f"predict 2D ViTPose (seed {k})"] == [f"train 2D ViTPose (seed {k})"]
+        assert graph[f"train GraphMLP on Probabilistic (seed {k})"] == [f"predict 2D Probabilistic (seed {k})"]
+        assert graph[f"figures (seed {k})"] == [f"{COMPARISON} (seed {k})"]
+        assert all(n in ("data", "inspect") or n.endswith(f"(seed {k})")
+                   for s, needs in graph.items() if s.endswith(f"(seed {k})") for n in needs)

@@ -1,0 +1,400 @@
+"""How study.py runs its stages (`launcher`): here, N independent stages at a time (`local`, `local_jobs`), or
+one job per stage through submitit, on SLURM with afterok dependencies that mirror the stage graph (`slurm`) or
+through submitit's local executor (`submitit_local`: the same jobs on this machine, each started when the
+stages it waits for are done, since the local executor has no dependencies).
+
+A stage's job (:class:`StageJob`) runs the stage's commands as the user would type them, training scripts under
+torchrun with the GPUs per node of `slurm.<kind>.gpus` on SLURM. A job that is preempted or reaches its time
+limit gets submitit's signal: its `checkpoint` hands submitit the same job with `resume=true`, starting at the
+command it was running, and submitit requeues it; the training resumes from `last.pt` (every finished epoch is
+in it). Each job writes its state to `<jobs folder>/state/<stage>.json`, and study.py the job ids it submitted
+to `<run dir>/jobs.json`: `python study.py --status` reads both.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from tqdm import tqdm
+
+from config import REPO_ROOT
+from utils.study.plan import Stage, is_stale
+
+logger = logging.getLogger("study")
+
+JOBS_FILE = "jobs.json"   # <run dir>/jobs.json: stage label → {job_id, launcher, folder}, written by study.py
+ACTIVE = {"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "SUSPENDED", "RESIZING", "REQUEUE_HOLD",
+          "REQUEUE_FED"}  # SLURM states of a job that will still run: not resubmitted, its dependants wait on it
+TRAINING_KINDS = ("train_2d", "train_prob", "train_downstream")
+
+
+def slug(label: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", label).strip("_")
+
+
+def jobs_folder(cfg) -> Path:
+    from config import resolve_path
+    return resolve_path(cfg.slurm.folder) if cfg.slurm.folder else cfg.run_dir / "jobs"
+
+
+@dataclass
+class StageJob:
+    """One stage as a job: its commands in order, then its `.done` markers and its seconds in timings.json."""
+    label: str
+    commands: list[list[str]]            # argv of each command (python or torchrun first)
+    markers: list[str] = field(default_factory=list)   # `.done` files to touch once every command succeeded
+    run_dir: str = ""                    # the run folder whose timings.json gets the seconds
+    timing: str = ""                     # the timings.json entry (seconds add up: several stages may share one)
+    state_dir: str = ""                  # where the job writes its state (`--status`); "" = nowhere
+    start: int = 0                       # the first command to run (a requeued job starts where it stopped)
+    attempt: int = 1
+    current: int = 0
+    own_group: bool = True               # each command in its own process group, ended with the job (False: the
+                                         # study's threads, where Ctrl-C reaches the commands directly)
+
+    def __call__(self) -> float:
+        started = time.perf_counter()
+        self._state("RUNNING")
+        for i in range(self.start, len(self.commands)):
+            self.current = i
+            cmd = self.commands[i]
+            tqdm.write(f"$ {' '.join(_shown(cmd))}")
+            code = _run(cmd, self.own_group)
+            if code != 0:
+                self._state("FAILED", exit_code=code, command=" ".join(_shown(cmd)))
+                raise RuntimeError(f"stage '{self.label}' failed at `{' '.join(_shown(cmd))}` (exit {code})")
+        for marker in map(Path, self.markers):
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        seconds = round(time.perf_counter() - started, 1)
+        if self.run_dir:
+            add_seconds(Path(self.run_dir), self.timing or self.label, seconds)
+        self._state("COMPLETED", seconds=seconds)
+        return seconds
+
+    def checkpoint(self, *args, **kwargs):
+        """submitit calls this on preemption or at the time limit: the same stage, from the command it was running,
+        with `resume=true` on every script (training continues from last.pt)."""
+        import submitit
+
+        self._state("REQUEUED")
+        commands = [c if "resume=true" in c or not _is_script(c) else [*c, "resume=true"] for c in self.commands]
+        return submitit.helpers.DelayedSubmission(replace(self, commands=commands, start=self.current,
+                                                          attempt=self.attempt + 1))
+
+    def _state(self, state: str, **extra) -> None:
+        if not self.state_dir:
+            return
+        job_id = os.environ.get("SLURM_JOB_ID") or os.environ.get("SUBMITIT_LOCAL_JOB_ID") or str(os.getpid())
+        path = Path(self.state_dir) / f"{slug(self.label)}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"label": self.label, "state": state, "job_id": job_id, "pid": os.getpid(),
+                                   "attempt": self.attempt,
+                                   "time": time.strftime("%Y-%m-%d %H:%M:%S"), **extra}))
+        os.replace(tmp, path)
+
+
+def _is_script(cmd: list[str]) -> bool:
+    return any(a.endswith(".py") for a in cmd[1:3]) or "torch.distributed.run" in cmd
+
+
+def _shown(cmd: list[str]) -> list[str]:
+    return ["python", *cmd[1:]] if cmd and cmd[0] == sys.executable else cmd
+
+
+def _run(cmd: list[str], own_group: bool = True) -> int:
+    """Run one command (in its own process group): whatever interrupts the job (submitit's requeue) ends it too."""
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, start_new_session=own_group)
+    try:
+        return proc.wait()
+    except BaseException:
+        if not own_group:
+            proc.kill()
+            proc.wait()
+            raise
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        raise
+
+
+def add_seconds(run_dir: Path, key: str, seconds: float, reset: bool = False) -> None:
+    """Add a stage's seconds to run_dir/timings.json (or set them, `reset`), under a lock: the jobs of one run folder
+    finish concurrently, and several stages may add to one entry (the downstream stages to the comparison's)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "timings.json.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = run_dir / "timings.json"
+        timings = json.loads(path.read_text()) if path.is_file() else {}
+        timings[key] = round((0.0 if reset else timings.get(key, 0.0)) + seconds, 1)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(timings, indent=1))
+        os.replace(tmp, path)
+
+
+def reset_seconds(stages: list[Stage]) -> None:
+    """Zero the timings.json entries the stages about to run add to."""
+    for stage in stages:
+        add_seconds(stage.run_dir, stage.timing or stage.name, 0.0, reset=True)
+
+
+def stage_job(stage: Stage, cfg, config_file, extra_gpus: int = 0) -> StageJob:
+    """The job of a stage: each command with the run's overrides; a training under torchrun when `extra_gpus` > 1."""
+    config = [f"--config={config_file}"] if config_file else []
+    commands = []
+    for script, args in stage.commands:
+        if script.endswith(".py"):
+            launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={extra_gpus}"] \
+                if extra_gpus > 1 and stage.kind in TRAINING_KINDS else [sys.executable]
+            commands.append([*launch, script, *args, *config, *stage.overrides])
+        else:  # modules (data generator, inspect) take their own flags, not overrides
+            commands.append([sys.executable, "-m", script, *args])
+    return StageJob(stage.label, commands, markers=[str(p) for p in stage.outputs if p.name == ".done"],
+                    run_dir=str(stage.run_dir), timing=stage.timing or stage.name,
+                    state_dir=str(jobs_folder(cfg) / "state"))
+
+
+def report_job(cfg, overrides: list[str], config_file) -> StageJob:
+    """The last job: report.md (and the report over the seeds) once every stage is done."""
+    config = [f"--config={config_file}"] if config_file else []
+    return StageJob("report", [[sys.executable, "study.py", "--report", *config, *overrides]],
+                    state_dir=str(jobs_folder(cfg) / "state"))
+
+
+# --- running here: N at a time -------------------------------------------------------------
+
+def run_local(stages: list[Stage], cfg, config_file, force: bool = False) -> None:
+    """Every stage in graph order, `local_jobs` at a time: a stage starts once the stages it waits for are done,
+    and is skipped when up to date at that moment. The first failure lets the running stages finish, starts
+    nothing new, and ends the study with the failed stage's command."""
+    done: set[str] = set()
+    pending = list(stages)
+    running = {}
+    failed: list[str] = []
+    reset: set[tuple] = set()  # timings.json entries zeroed by this run (stages add their seconds to them)
+    bar = tqdm(total=len(stages), desc="study", unit="stage", dynamic_ncols=True)
+    with ThreadPoolExecutor(max_workers=cfg.local_jobs) as pool:
+        while pending or running:
+            for stage in [s for s in pending if not failed and all(n in done for n in s.needs)]:
+                pending.remove(stage)
+                if not (force or is_stale(stage, stage.overrides, config_file)):
+                    tqdm.write(f"[skip] {stage.label}: up to date")
+                    done.add(stage.label)
+                    bar.update()
+                    continue
+                bar.set_postfix_str(stage.label)
+                if (stage.run_dir, stage.timing or stage.name) not in reset:
+                    reset_seconds([stage])
+                    reset.add((stage.run_dir, stage.timing or stage.name))
+                job = replace(stage_job(stage, cfg, config_file), own_group=False, state_dir="")
+                running[pool.submit(job)] = stage
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                stage = running.pop(future)
+                try:
+                    future.result()
+                    done.add(stage.label)
+                except RuntimeError as err:
+                    failed.append(str(err))
+                bar.update()
+    bar.close()
+    if failed:
+        raise SystemExit(f"error: {failed[0]}; fix it, then re-run study.py (finished stages are skipped)")
+
+
+# --- submitit ------------------------------------------------------------------------------
+
+def _resources(cfg, kind: str):
+    return getattr(cfg.slurm, kind)
+
+
+def executor(cfg, launcher: str):
+    import submitit
+
+    folder = jobs_folder(cfg) / "%j"
+    if launcher == "slurm":
+        try:
+            return submitit.SlurmExecutor(folder=folder, max_num_timeout=cfg.slurm.max_requeues)
+        except RuntimeError as err:  # no srun on PATH
+            raise SystemExit(f"error: launcher=slurm needs SLURM's sbatch and srun on PATH ({err}); run study.py on "
+                             "the cluster's login node, or choose launcher=local") from None
+    return submitit.LocalExecutor(folder=folder)
+
+
+def _parameters(cfg, launcher: str, kind: str, label: str, after: list[str]) -> dict:
+    res = _resources(cfg, kind)
+    if launcher != "slurm":
+        return {"timeout_min": res.time_min, "gpus_per_node": 0}
+    params = {"job_name": f"{cfg.experiment}:{label}"[:120], "time": res.time_min, "nodes": 1, "ntasks_per_node": 1,
+              "cpus_per_task": res.cpus, "mem": f"{res.mem_gb}GB", "signal_delay_s": 120,
+              "setup": [f"cd {REPO_ROOT}", f"export PYTHONPATH={REPO_ROOT}${{PYTHONPATH:+:$PYTHONPATH}}"],
+              "additional_parameters": {"kill-on-invalid-dep": "yes"}}
+    if res.gpus:
+        params["gpus_per_node"] = res.gpus
+    if cfg.slurm.partition:
+        params["partition"] = cfg.slurm.partition
+    if cfg.slurm.account:
+        params["account"] = cfg.slurm.account
+    if after:
+        params["dependency"] = "afterok:" + ":".join(after)
+    return params
+
+
+def read_jobs(cfg) -> dict:
+    path = cfg.run_dir / JOBS_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _write_jobs(cfg, jobs: dict) -> None:
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    (cfg.run_dir / JOBS_FILE).write_text(json.dumps(jobs, indent=1))
+
+
+def job_state(cfg, label: str, record: dict | None) -> str:
+    """A submitted job's state: SLURM's (sacct, through submitit) while it knows the job, else what the job wrote."""
+    if not record:
+        return ""
+    state = ""
+    if record.get("launcher") == "slurm":
+        try:
+            import submitit
+            state = submitit.SlurmJob(folder=record["folder"], job_id=record["job_id"]).state
+        except Exception:  # noqa: BLE001 — no sacct here (another machine): fall back on the job's own record
+            state = ""
+        state = "" if state == "UNKNOWN" else state.split()[0] if state else ""
+    if not state:
+        path = jobs_folder(cfg) / "state" / f"{slug(label)}.json"
+        if path.is_file():
+            written = json.loads(path.read_text())
+            if str(written.get("job_id")) == str(record["job_id"]):
+                state = written["state"]
+        state = state or ("PENDING" if record.get("launcher") == "slurm" else "UNKNOWN")
+    return state
+
+
+def to_submit(stages: list[Stage], config_file, force: bool = False) -> list[Stage]:
+    """The stages a submission runs: those out of date (or whose inputs an out-of-date stage rewrites), and with
+    them the stages that run every time (inspect, the comparison); none when nothing else is out of date (the
+    comparison rewriting its tables does not make the figures out of date here)."""
+    produced: set[Path] = set()
+    todo = set()
+    for stage in stages:
+        if not stage.always and (force or is_stale(stage, stage.overrides, config_file)
+                                 or any(p in produced for p in stage.inputs)):
+            todo.add(stage.label)
+            produced.update(stage.outputs)
+    return [s for s in stages if s.label in todo or (todo and s.always)]
+
+
+def submit(stages: list[Stage], cfg, overrides: list[str], config_file, launcher: str, force: bool = False) -> dict:
+    """Submit every stale stage as a job (an active job from an earlier submission is kept, not resubmitted), then the
+    report. `slurm`: all at once, each with afterok on the jobs of the stages it waits for; `submitit_local`: each
+    when the stages it waits for are done (the local executor has no dependencies), `local_jobs` at a time.
+    Returns the jobs file's content (stage label → job)."""
+    jobs = read_jobs(cfg)
+    todo = to_submit(stages, config_file, force)
+    if not todo:
+        tqdm.write("every stage is up to date: nothing to submit")
+        return jobs
+    folder = str(jobs_folder(cfg) / "%j")  # submitit's folder of each job (%j: its id)
+    ex = executor(cfg, launcher)
+    reset_seconds([s for s in todo if job_state(cfg, s.label, jobs.get(s.label)) not in ACTIVE])
+    if launcher == "slurm":
+        ids: dict[str, str] = {}
+        for stage in todo:
+            record = jobs.get(stage.label)
+            state = job_state(cfg, stage.label, record)
+            if state in ACTIVE:
+                ids[stage.label] = record["job_id"]
+                tqdm.write(f"[keep] {stage.label}: job {record['job_id']} {state}")
+                continue
+            ex.update_parameters(**_parameters(cfg, launcher, stage.kind, stage.label,
+                                               [ids[n] for n in stage.needs if n in ids]))
+            job = ex.submit(stage_job(stage, cfg, config_file, _resources(cfg, stage.kind).gpus))
+            ids[stage.label] = job.job_id
+            jobs[stage.label] = {"job_id": job.job_id, "launcher": launcher, "folder": folder}
+            tqdm.write(f"[submitted] {stage.label}: job {job.job_id}"
+                       + (f" after {', '.join(n for n in stage.needs if n in ids)}" if stage.needs else ""))
+        ex.update_parameters(**_parameters(cfg, launcher, "cpu", "report", list(dict.fromkeys(ids.values()))))
+        job = ex.submit(report_job(cfg, overrides, config_file))
+        jobs["report"] = {"job_id": job.job_id, "launcher": launcher, "folder": folder}
+        tqdm.write(f"[submitted] report: job {job.job_id}")
+        _write_jobs(cfg, jobs)
+        return jobs
+    # submitit_local: start each job when its needs are done
+    labels = {s.label for s in todo}
+    done: set[str] = set()
+    running: dict = {}
+    pending = list(todo)
+    while pending or running:
+        for stage in [s for s in pending if all(n in done or n not in labels for n in s.needs)]:
+            if len(running) >= cfg.local_jobs:
+                break
+            pending.remove(stage)
+            ex.update_parameters(**_parameters(cfg, launcher, stage.kind, stage.label, []))
+            job = ex.submit(stage_job(stage, cfg, config_file))
+            running[stage.label] = job
+            jobs[stage.label] = {"job_id": job.job_id, "launcher": launcher, "folder": folder}
+            _write_jobs(cfg, jobs)
+            tqdm.write(f"[submitted] {stage.label}: job {job.job_id}")
+        for label, job in list(running.items()):
+            if job.done():
+                del running[label]
+                try:
+                    job.result()
+                except Exception as err:  # noqa: BLE001 — submitit re-raises the job's error with its traceback
+                    for other in running.values():
+                        other.cancel()
+                    raise SystemExit(f"error: stage '{label}' failed (job {job.job_id}, log {job.paths.stderr}): "
+                                     f"{str(err).strip().splitlines()[-1]}; fix it, then re-run study.py") from None
+                done.add(label)
+        time.sleep(0.2)
+    ex.update_parameters(**_parameters(cfg, launcher, "cpu", "report", []))
+    job = ex.submit(report_job(cfg, overrides, config_file))
+    jobs["report"] = {"job_id": job.job_id, "launcher": launcher, "folder": folder}
+    _write_jobs(cfg, jobs)
+    job.result()
+    return jobs
+
+
+# --- --status ------------------------------------------------------------------------------
+
+def status_rows(stages: list[Stage], cfg, config_file=None) -> list[tuple[str, str, str, str]]:
+    """(stage, job id, state, output) of every stage: 'up to date' when its outputs are current, else the state of
+    the job that last ran it ('not run' without one)."""
+    jobs = read_jobs(cfg)
+    stale = {s.label for s in to_submit(stages, config_file)}
+    rows = []
+    for stage in stages + [Stage("report", [], [cfg.run_dir / "report.md"], always=True, stale=True)]:
+        record = jobs.get(stage.label)
+        state = job_state(cfg, stage.label, record)
+        if not stage.always and stage.label not in stale:
+            state = "up to date"
+        elif not record:
+            state = "runs every time" if stage.always and not stage.outputs else "not run"
+        output = str(stage.outputs[0]) if stage.outputs else "–"
+        rows.append((stage.label, record["job_id"] if record else "–", state, output))
+    return rows
+
+
+def status_table(rows: list[tuple[str, str, str, str]]) -> str:
+    heads = ("stage", "job", "state", "output")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(heads), *(line(r) for r in rows)])
