@@ -121,6 +121,8 @@ class ProbConfig:
     heatmap_peak: float = 30.0                   # target heatmap peak (TIC-TAC: 30) so the soft-argmax mean is sharp
     mse_warmup_epochs: int = 0                   # epochs of heatmap-only training first (the official code has none)
     init: str = ""                               # pose network's starting weights: "" random | pose2d (this run's own 2D model of the backbone) | path to an official file or a model.pt of ours
+    pretrain: str = choice("", "coco", "mpii")   # study.py: pre-train the estimator on this dataset first, then fine-tune from it
+    pretrain_epochs: int = 150                   # epochs of that pre-training (the original study: 150 on MPII/COCO)
     epochs: int = 4
     batch_size: int = 32
     lr: float = 1e-3

@@ -226,7 +226,7 @@ def test_train2d_pretrains_on_coco_and_validates_on_human36m(tiny_root, tmp_path
         "model_2D_prediction=ViTPose", "pose2d.vitpose_preset=tiny64", "pose2d.epochs=1", "pose2d.batch_size=1",
         "data.dataset=coco", f"data.coco_annotations={annotations}", f"data.coco_images={tmp_path / 'images'}"])
     assert status == 0, err[-2000:]
-    rows = read_metrics(out / "robustness" / "2d" / "ViTPose" / "metrics.csv")
+    rows = read_metrics(out / "robustness" / "2d" / "ViTPose_coco" / "metrics.csv")  # next to, not over, the Human3.6M run
     assert len(rows) == 1 and float(rows[0]["val_error_px"]) > 0  # validated on the Human3.6M test subject
     status, _, err = call_stage("train2D.py", base_overrides(tiny_root, out) + [
         "data.dataset=mpii", f"data.mpii_annotations={tmp_path / 'absent.mat'}"])
@@ -248,10 +248,10 @@ def test_pretrain_on_coco_then_finetune_on_human36m_in_two_commands(tiny_root, t
     common = base_overrides(tiny_root, tmp_path / "out") + ["model_prob_pose=ViTPose", "pose2d.vitpose_preset=tiny64",
                                                            "prob.methods=[NLL, TIC]", "prob.batch_size=1"]
     status, _, err = call_stage("train2D_prob_pose.py", common + [
-        "experiment=pretrain", "prob.init=", "data.dataset=coco", f"data.coco_annotations={annotations}",
+        "prob.init=", "data.dataset=coco", f"data.coco_annotations={annotations}",
         f"data.coco_images={tmp_path / 'images'}"])
     assert status == 0, err[-2000:]
-    last = tmp_path / "out" / "pretrain" / "2d" / "Probabilistic_ViTPose" / "last.pt"
+    last = tmp_path / "out" / "robustness" / "2d" / "Probabilistic_ViTPose_coco" / "last.pt"
     pretrained = load_checkpoint(last)["model"]
     module, seen = importlib.import_module("train2D_prob_pose"), {}
     monkeypatch.setattr(module, "fit", lambda trainer: seen.setdefault("model", trainer.model) and {})

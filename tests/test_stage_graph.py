@@ -69,3 +69,24 @@ def test_seeds_share_the_data_and_wait_within_their_own_run():
         assert graph[f"figures (seed {k})"] == [f"{COMPARISON} (seed {k})"]
         assert all(n in ("data", "inspect") or n.endswith(f"(seed {k})")
                    for s, needs in graph.items() if s.endswith(f"(seed {k})") for n in needs)
+
+
+def test_prob_pretrain_inserts_a_pretraining_stage_the_tictac_stage_fine_tunes_from():
+    from utils.engine import layout
+    from utils.study.plan import plan
+
+    overrides = ["prob.pretrain=mpii", "prob.pretrain_epochs=7", "pose2d.init=pretrained/mae.pth", *SOURCES]
+    cfg = load_config(overrides)
+    stages = {s.label: s for s in plan(cfg, overrides)}
+    pretrain, tictac = stages["pretrain TIC-TAC ViTPose on mpii"], stages["train TIC-TAC ViTPose"]
+    assert pretrain.needs == ["inspect"] and tictac.needs == ["inspect", pretrain.label]
+    # the pre-training run: MPII, its own epochs, from pose2d.init's file (prob.init is pose2d: this run's
+    # Human3.6M model comes later), in its own folder next to the Human3.6M run
+    assert pretrain.commands == [("train2D_prob_pose.py", ["data.dataset=mpii", "prob.epochs=7",
+                                                           "prob.init=pretrained/mae.pth"])]
+    assert pretrain.outputs[0] == cfg.run_dir / "2d" / "Probabilistic_ViTPose_mpii" / "last.pt"
+    assert layout.prob_dir(cfg, "ViTPose") == cfg.run_dir / "2d" / "Probabilistic_ViTPose"
+    # the Human3.6M run fine-tunes from its last.pt, and is stale when that is newer
+    assert tictac.commands == [("train2D_prob_pose.py", [f"prob.init={pretrain.outputs[0]}"])]
+    assert pretrain.outputs[0] in tictac.inputs
+    assert "pretrain TIC-TAC ViTPose on mpii" not in _graph(*SOURCES)

@@ -29,8 +29,14 @@ def source_tag(source: str, noise_std: float = 0.0, input: str = "xy") -> str:
     return tag if input == "xy" else f"{tag}_{input.replace('+', '_')}"
 
 
+def _dataset_suffix(cfg) -> str:
+    """'' on Human3.6M; '_coco' / '_mpii' for a pre-training run (data.dataset), so it never overwrites the
+    Human3.6M run of the same model."""
+    return "" if cfg.data.dataset == "h36m" else f"_{cfg.data.dataset}"
+
+
 def pose2d_dir(cfg, model: str) -> Path:
-    return cfg.run_dir / "2d" / model
+    return cfg.run_dir / "2d" / f"{model}{_dataset_suffix(cfg)}"
 
 
 def pose2d_checkpoint(cfg, model: str) -> Path:
@@ -43,7 +49,7 @@ def pose2d_command(model: str) -> str:
 
 
 def prob_dir(cfg, backbone: str) -> Path:
-    return cfg.run_dir / "2d" / f"Probabilistic_{backbone}"
+    return cfg.run_dir / "2d" / f"Probabilistic_{backbone}{_dataset_suffix(cfg)}"
 
 
 def prob_init_checkpoint(cfg) -> Path | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -126,12 +126,16 @@ def run_stages(cfg, data_inputs: list[Path], force: bool = False) -> list[Stage]
                             stage_overrides=args, estimate_s=60, ignored=DETERMINISTIC_2D_IGNORED,
                             needs=[f"train 2D {model}"], kind="predict"))
     prob, prob_init = layout.prob_dir(cfg, cfg.model_prob_pose), layout.prob_init_checkpoint(cfg)
-    stages.append(Stage(f"train TIC-TAC {cfg.model_prob_pose}", [("train2D_prob_pose.py", [])],
+    prob_args, prob_needs = [], ["inspect"] + ([f"train 2D {cfg.model_prob_pose}"] if cfg.prob.init == "pose2d" else [])
+    if cfg.prob.pretrain:  # pre-train on COCO/MPII first; the Human3.6M run fine-tunes from it
+        pretrain = pretrain_stage(cfg, data_inputs)
+        stages.append(pretrain)
+        prob_init = pretrain.outputs[0]
+        prob_args, prob_needs = [f"prob.init={prob_init}"], ["inspect", pretrain.name]
+    stages.append(Stage(f"train TIC-TAC {cfg.model_prob_pose}", [("train2D_prob_pose.py", prob_args)],
                         outputs=[prob / "last.pt"], saved_config=prob / "config.yml", estimate_s=240,
-                        up_to_date=_finished(prob / "last.pt"),
-                        inputs=data_inputs + ([prob_init] if prob_init else []),
-                        needs=["inspect"] + ([f"train 2D {cfg.model_prob_pose}"] if cfg.prob.init == "pose2d" else []),
-                        kind="train_prob"))
+                        up_to_date=_finished(prob / "last.pt"), stage_overrides=prob_args,
+                        inputs=data_inputs + ([prob_init] if prob_init else []), needs=prob_needs, kind="train_prob"))
     pred = layout.prediction_dir(cfg, "Probabilistic")
     stages.append(Stage("predict 2D Probabilistic", [("get2Dpredictions_prob_pose.py", [])], outputs=[pred / "meta.json"],
                         inputs=[prob / "last.pt"], saved_config=pred / "meta.json", estimate_s=90,
@@ -146,6 +150,19 @@ def run_stages(cfg, data_inputs: list[Path], force: bool = False) -> list[Stage]
     stages.append(Stage("figures", list(FIGURE_COMMANDS), outputs=[figures / ".done"],
                         inputs=[compare_dir / "tables.md"], estimate_s=60, needs=[COMPARISON]))
     return stages
+
+
+def pretrain_stage(cfg, data_inputs: list[Path]) -> Stage:
+    """`prob.pretrain`: the probabilistic estimator trained on COCO or MPII (data.dataset) for
+    `prob.pretrain_epochs`, into 2d/Probabilistic_<backbone>_<dataset>/; it starts from `prob.init` when that
+    names a file, from `pose2d.init`'s file when prob.init is `pose2d` (this run's Human3.6M model comes later),
+    else at random."""
+    init = cfg.prob.init if cfg.prob.init != "pose2d" else cfg.pose2d.init
+    args = [f"data.dataset={cfg.prob.pretrain}", f"prob.epochs={cfg.prob.pretrain_epochs}", f"prob.init={init}"]
+    run = layout.prob_dir(replace(cfg, data=replace(cfg.data, dataset=cfg.prob.pretrain)), cfg.model_prob_pose)
+    return Stage(f"pretrain TIC-TAC {cfg.model_prob_pose} on {cfg.prob.pretrain}", [("train2D_prob_pose.py", args)],
+                 outputs=[run / "last.pt"], saved_config=run / "config.yml", stage_overrides=args, estimate_s=600,
+                 up_to_date=_finished(run / "last.pt"), inputs=list(data_inputs), needs=["inspect"], kind="train_prob")
 
 
 def _finished(last: Path) -> Callable[[], bool]:
