@@ -40,7 +40,7 @@ def _worsening_trainer(run_dir: Path, epochs: int, resume: bool = False) -> Trai
 
 def test_prediction_loads_the_last_epoch_even_when_validation_got_worse(tmp_path, monkeypatch):
     monkeypatch.setattr("utils.engine.training.plot_curves", lambda *a, **k: None)  # matplotlib is not under test
-    cfg = SimpleNamespace(run_dir=tmp_path)
+    cfg = SimpleNamespace(run_dir=tmp_path, data=SimpleNamespace(dataset="h36m"))
     run_dir = layout.pose2d_dir(cfg, "ViTPose")
     trainer = _worsening_trainer(run_dir, epochs=3)
     metrics = fit(trainer)
