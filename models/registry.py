@@ -63,8 +63,8 @@ def family(name: str) -> Family:
 def pose2d_setting_key(cfg, name: str, key: str) -> str:
     """The ``pose2d`` key the 2D family `name` reads for `key`: its own ``<own_keys><key>`` when that is set
     (non-zero, non-empty), else the shared `key` (``Hourglass``, ``epochs`` → ``hourglass_epochs`` if set)."""
-    own = family(name).own_keys + key
-    return own if family(name).own_keys and getattr(cfg.pose2d, own, None) else key
+    prefix = family(name).own_keys
+    return prefix + key if prefix and getattr(cfg.pose2d, prefix + key, None) else key
 
 
 def pose2d_setting(cfg, name: str, key: str):

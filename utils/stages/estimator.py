@@ -46,16 +46,16 @@ def build_datasets(cfg, data, model, seed, name: str):
     common = dict(input_size=model.input_size, heatmap_size=model.heatmap_size, sigma=sigma_of(cfg, name), margin=c.box_margin,
                   reduced_decode=cfg.data.reduced_decode, box_source=cfg.data.box_source,
                   detections=cfg.detections_path)
-    train_set = FrameCropDataset(data, data.sequences(subjects=cfg.data.train_subjects), cfg.data.cameras,
-                                 cfg.data.frame_stride, augment=True, rotation=c.rotation, scale=c.scale,
-                                 flip_prob=c.flip_prob, max_items=c.max_train_items, seed=seed, **common)
+    augment = dict(augment=True, rotation=c.rotation, scale=c.scale, flip_prob=c.flip_prob, max_items=c.max_train_items,
+                   seed=seed)
+    if cfg.data.dataset == "h36m":
+        train_set = FrameCropDataset(data, data.sequences(subjects=cfg.data.train_subjects), cfg.data.cameras,
+                                     cfg.data.frame_stride, **augment, **common)
+    else:  # pre-training on still images; validation stays on the Human3.6M test subjects
+        train_set = PersonCropDataset(person_samples(cfg), model.input_size, model.heatmap_size,
+                                      sigma=common["sigma"], margin=c.box_margin, **augment)
     val_set = FrameCropDataset(data, data.sequences(subjects=cfg.data.test_subjects), cfg.data.cameras,
                                cfg.data.frame_stride, max_items=c.max_val_items, seed=seed, **common)
-    if cfg.data.dataset != "h36m":  # pre-training on still images; validation stays on the Human3.6M test subjects
-        train_set = PersonCropDataset(person_samples(cfg), model.input_size, model.heatmap_size,
-                                      sigma=sigma_of(cfg, name), margin=c.box_margin, augment=True,
-                                      rotation=c.rotation, scale=c.scale, flip_prob=c.flip_prob,
-                                      max_items=c.max_train_items, seed=seed)
     return train_set, val_set
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import yaml
 
 from config import MODELS_2D, load_config, to_dict
+from dataloader.sources import artifact_name
 from dataloader.synthetic import generate as synthetic_generate
 from utils.engine import layout
-from dataloader.sources import artifact_name
 from utils.engine.checkpoint import training_finished
 from utils.engine.files import mtime as _mtime
 from utils.stages import estimator
@@ -25,8 +25,8 @@ from utils.study.comparison import prediction_meta, run_args, train_runs, traine
 from utils.study.seeds import seed_overrides
 
 # Keys that cannot change what a 2D stage writes (downstream, comparison and figure settings).
-IGNORED_KEYS = ("resume", "seeds", "launcher", "local_jobs", "slurm", "noise_std", "model_3D_prediction", "model_2D_dataset", "lifting", "action",
-                "evaluate", "compare", "vis")
+IGNORED_KEYS = ("resume", "seeds", "launcher", "local_jobs", "slurm", "noise_std", "model_3D_prediction",
+                "model_2D_dataset", "lifting", "action", "evaluate", "compare", "vis")
 
 
 # ... and the probabilistic estimator's settings, which cannot change what the deterministic 2D stages write.
