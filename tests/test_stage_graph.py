@@ -3,7 +3,7 @@ from config import load_config
 from utils.study.plan import COMPARISON, stage_graph
 
 SOURCES = ["compare.sources=[GroundTruth, Hourglass, ViTPose, Probabilistic, ProbabilisticMean]",
-           "compare.action_sources=[GroundTruth, Probabilistic]", "compare.noise_stds=[0.01]"]
+           "compare.action_sources=[GroundTruth, Probabilistic]", "compare.noise_stds=[0.01]", "compare.uncertainty_comparison=[]"]
 
 
 def _graph(*overrides):

@@ -1,0 +1,83 @@
+"""study.py's local launcher (utils/study/launch.py: run_local, local_env) on stand-in stages: what runs, in which
+order, how many at a time, and with how many threads."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from config import load_config
+from utils.study import launch
+from utils.study.plan import Stage
+
+# a stand-in stage command: records when it ran and the thread count it was given, then writes its output
+MARK = """import json, os, sys, time
+out, log = sys.argv[1], sys.argv[2]
+start = time.time(); time.sleep(float(sys.argv[3]))
+with open(log, "a") as f:
+    f.write(json.dumps({"out": out, "start": start, "end": time.time(),
+                        "threads": os.environ.get("OMP_NUM_THREADS")}) + "\\n")
+open(out, "w").close()
+"""
+
+
+def _stage(tmp_path: Path, name: str, needs=(), up_to_date: bool = False, sleep: float = 0.0) -> Stage:
+    out = tmp_path / f"{name}.out"
+    if up_to_date:
+        out.touch()
+    return Stage(name, [(str(tmp_path / "mark.py"), [str(out), str(tmp_path / "log.jsonl"), str(sleep)])],
+                 outputs=[out], needs=list(needs), run_dir=tmp_path)
+
+
+def _runs(tmp_path: Path) -> list[dict]:
+    log = tmp_path / "log.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+@pytest.fixture
+def cfg(tmp_path, monkeypatch):
+    (tmp_path / "mark.py").write_text(MARK)
+    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TQDM_DISABLE"):
+        monkeypatch.delenv(key, raising=False)
+    return lambda jobs: load_config([f"output_root={tmp_path}", "profile=test", f"local_jobs={jobs}"])
+
+
+def test_a_stale_stage_behind_up_to_date_ones_still_runs(tmp_path, cfg):
+    # a → b → c with a and b up to date: skipping them makes c ready with nothing running
+    stages = [_stage(tmp_path, "a", up_to_date=True), _stage(tmp_path, "b", ["a"], up_to_date=True),
+              _stage(tmp_path, "c", ["b"])]
+    launch.run_local(stages, cfg(1), None)
+    assert [Path(r["out"]).stem for r in _runs(tmp_path)] == ["c"]
+
+
+def test_local_jobs_runs_at_most_that_many_at_once_in_plan_order_with_the_cores_split(tmp_path, cfg, monkeypatch):
+    monkeypatch.setattr(launch.os, "sched_getaffinity", lambda pid: set(range(4)), raising=False)
+    # x and y wait for nothing, z waits for x: with two slots x and y start together, z after x
+    stages = [_stage(tmp_path, "x", sleep=0.5), _stage(tmp_path, "y", sleep=1.5), _stage(tmp_path, "z", ["x"])]
+    launch.run_local(stages, cfg(2), None)
+    runs = {Path(r["out"]).stem: r for r in _runs(tmp_path)}
+    assert set(runs) == {"x", "y", "z"}
+    assert runs["y"]["start"] < runs["x"]["end"] and runs["x"]["start"] < runs["y"]["end"]  # side by side
+    assert runs["z"]["start"] >= runs["x"]["end"]
+    assert {r["threads"] for r in runs.values()} == {"2"}  # 4 cores, 2 jobs
+
+
+def test_local_env_splits_the_cores_and_keeps_what_the_user_set(monkeypatch):
+    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TQDM_DISABLE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(launch.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert launch.local_env(1) == {}  # one at a time: torch's own default
+    assert launch.local_env(2) == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
+    assert launch.local_env(3)["OMP_NUM_THREADS"] == "1"  # never below one thread
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    assert "OMP_NUM_THREADS" not in launch.local_env(2)
+
+
+def test_a_failed_stage_stops_what_waits_for_it(tmp_path, cfg):
+    bad = Stage("bad", [(str(tmp_path / "fail.py"), [])], outputs=[tmp_path / "bad.out"], run_dir=tmp_path)
+    (tmp_path / "fail.py").write_text("import sys; sys.exit(3)\n")
+    stages = [bad, _stage(tmp_path, "after", ["bad"])]
+    with pytest.raises(SystemExit, match="exit 3"):
+        launch.run_local(stages, cfg(2), None)
+    assert _runs(tmp_path) == []
