@@ -16,6 +16,8 @@ artifact's mean marginal σ in the same normalised units.
     python compare.py --force lifting.epochs=10
     python compare.py --evaluate-only model_3D_prediction=GraphMLP model_2D_prediction=ViTPose noise_std=0
                                             # only the evaluations of one trained model (a study.py stage)
+    python compare.py --matched-only        # only the row of the matched noise level: its training and
+                                            # evaluations (a study.py stage, beside the other rows)
 
 Every run is the same command a user would type (printed as it starts), so any cell can be redone
 by hand. A run is skipped when its output is newer than its inputs (--force redoes it).
@@ -56,20 +58,29 @@ def execute(commands: list[tuple[str, list[str]]], overrides: list[str], config_
 
 def main(argv):
     config_file, overrides, flags = split_argv(argv)
-    unknown = flags - {"collect-only", "force", "evaluate-only"}
+    unknown = flags - {"collect-only", "force", "evaluate-only", "matched-only"}
     if unknown:
-        raise SystemExit(f"unknown flag(s) {sorted(unknown)}; valid: --collect-only, --evaluate-only, --force")
+        raise SystemExit(f"unknown flag(s) {sorted(unknown)}; valid: --collect-only, --evaluate-only, --matched-only, "
+                         "--force")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     cfg = load_config(overrides, config_file)
     if "evaluate-only" in flags:  # one row's evaluations: the trained model of these keys on every column
         row = (cfg.model_3D_prediction, cfg.model_2D_prediction, cfg.noise_std, input_mode(cfg))
-        commands, _ = planned_runs(cfg, force="force" in flags, only=row)
+        commands, _ = planned_runs(cfg, force="force" in flags, only=row, train=False)
         execute(commands, overrides, config_file)
         return
     matched = matched_noise(cfg)
     if matched:
         logger.info("noise level matched to the Probabilistic σ: %.3g normalised (%.1f px)",
                     matched["noise_std"], matched["sigma_px"])
+    if "matched-only" in flags:  # the matched level's row: known only once the Probabilistic artifact exists
+        if matched is None:
+            logger.info("no matched noise level (compare.matched_noise is off, or no Probabilistic covariance yet)")
+            return
+        row = ("GraphMLP", "GroundTruth", matched["noise_std"], "xy")
+        commands, _ = planned_runs(cfg, force="force" in flags, matched=matched, only=row)
+        execute(commands, overrides, config_file)
+        return
     if "collect-only" not in flags:
         commands, missing = planned_runs(cfg, force="force" in flags, matched=matched)
         for source, command in missing:
@@ -99,4 +110,5 @@ if __name__ == "__main__":
         flags={"collect-only": "only tabulate the evaluations that exist",
                "evaluate-only": "only evaluate the model of model_3D_prediction, model_2D_prediction and noise_std "
                                 "on every evaluation source (no training, no tables)",
+               "matched-only": "only train and evaluate the noise level matched to the Probabilistic σ (no tables)",
                "force": "redo the runs whose outputs are up to date"})

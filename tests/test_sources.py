@@ -295,6 +295,13 @@ def test_compare_plans_the_new_sources_and_the_matched_noise(tmp_path):
     # ProbabilisticMean's evaluation would read the same means as Probabilistic's: one column
     assert columns == {"GroundTruth", "Probabilistic", "GroundTruthCov"}
     assert len(evaluated) == (len(lifting) + len(noise)) * 3 + len(action) * 2
+    # compare.py --matched-only (a study.py stage beside the other rows): the matched row's training and evaluations
+    row = ("GraphMLP", "GroundTruth", matched["noise_std"], "xy")
+    only, _ = planned_runs(cfg, matched=matched, only=row)
+    assert [s for s, _ in only] == ["main.py"] + ["get3Dprediction.py"] * 3
+    assert all(f"noise_std={matched['noise_std']:g}" in args for _, args in only)
+    # compare.py --evaluate-only: the same row without its training
+    assert planned_runs(cfg, matched=matched, only=row, train=False)[0] == only[1:]
 
 
 @pytest.mark.parametrize("override, message", [

@@ -1,6 +1,6 @@
 """The stage graph of study.py (utils/study/plan.py: stage_graph): which stage waits for which, from the configuration."""
 from config import load_config
-from utils.study.plan import COMPARISON, stage_graph
+from utils.study.plan import COMPARISON, MATCHED, stage_graph
 
 SOURCES = ["compare.sources=[GroundTruth, Hourglass, ViTPose, Probabilistic, ProbabilisticMean]",
            "compare.action_sources=[GroundTruth, Probabilistic]", "compare.noise_stds=[0.01]", "compare.uncertainty_comparison=[]"]
@@ -42,6 +42,10 @@ def test_every_stage_waits_for_what_writes_its_inputs():
     assert len(downstream) == 2 * (5 + 1 + 2)  # 5 lifting sources + 1 noise level + 2 action sources
     assert set(downstream) <= set(graph[COMPARISON])
     assert graph["figures"] == [COMPARISON]
+    # the matched noise level's row (known once the Probabilistic 2D exists) trains beside the other rows
+    assert graph[MATCHED] == ["predict 2D Probabilistic", "inspect", "predict 2D Hourglass", "predict 2D ViTPose"]
+    assert MATCHED in graph[COMPARISON]
+    assert MATCHED not in _graph(*SOURCES, "compare.matched_noise=false")
     # the independent ones: nothing between the lifters of two sources, nor between the 2D estimators
     assert "train GraphMLP on ViTPose" not in graph["train GraphMLP on Hourglass"]
     assert "train 2D Hourglass" not in graph["train 2D ViTPose"]

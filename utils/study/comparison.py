@@ -120,11 +120,12 @@ def run_args(model: str, source: str, noise: float, input: str) -> list[str]:
         ([f"{TASKS[model]}.input={input}"] if input != "xy" else [])
 
 
-def planned_runs(cfg, force: bool = False, matched: dict | None = None, only: tuple | None = None):
+def planned_runs(cfg, force: bool = False, matched: dict | None = None, only: tuple | None = None,
+                 train: bool = True):
     """(commands [(script, args)], missing sources) to train and evaluate every cell that is stale.
 
-    `matched`: :func:`matched_noise` (its level joins the noise baseline's); `only`: (model, source, noise, input) of one
-    row whose evaluations alone are planned (compare.py --evaluate-only)."""
+    `matched`: :func:`matched_noise` (its level joins the noise baseline's); `only`: (model, source, noise, input) of the
+    one row planned; `train`: False plans the evaluations alone (compare.py --evaluate-only)."""
     ok, missing = available_sources(cfg)
     commands = []
     for model, source, noise, input, columns in train_runs(cfg, matched, ok):
@@ -132,7 +133,7 @@ def planned_runs(cfg, force: bool = False, matched: dict | None = None, only: tu
             continue
         ckpt = trained_checkpoint(cfg, model, source, noise, input)
         args = run_args(model, source, noise, input)
-        if only is None and (force or not _fresh(ckpt, _input_time(cfg, source)) or not training_finished(ckpt)):
+        if train and (force or not _fresh(ckpt, _input_time(cfg, source)) or not training_finished(ckpt)):
             commands.append(("main.py", args))
         for eval_source in columns:
             out = layout.eval_dir(cfg, model, layout.source_tag(source, noise, input), eval_source) / "metrics.json"

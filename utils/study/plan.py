@@ -21,7 +21,7 @@ from utils.engine import layout
 from utils.engine.checkpoint import training_finished
 from utils.engine.files import mtime as _mtime
 from utils.stages import estimator
-from utils.study.comparison import prediction_meta, run_args, train_runs, trained_checkpoint
+from utils.study.comparison import eval_sources, prediction_meta, run_args, train_runs, trained_checkpoint
 from utils.study.seeds import seed_overrides
 
 # Keys that cannot change what a 2D stage writes (downstream, comparison and figure settings).
@@ -177,7 +177,8 @@ COMPARISON = "downstream + comparison"  # compare.py: the matched-noise run, the
 def downstream_stages(cfg, force: bool = False) -> list[Stage]:
     """A training stage (main.py) and an evaluation stage (compare.py --evaluate-only: get3Dprediction.py on every
     column) per row of the comparison's tables (:func:`utils.study.comparison.train_runs`); the row of the noise
-    level matched to the Probabilistic artifact is left to compare.py, which knows it once the artifact exists."""
+    level matched to the Probabilistic artifact is one stage (compare.py --matched-only: its level is known only once
+    the artifact exists, so the stage always starts and skips what is up to date, as compare.py does)."""
     stages = []
     for model, source, noise, input, columns in train_runs(cfg, matched=None):
         tag = layout.source_tag(source, noise, input)
@@ -195,7 +196,16 @@ def downstream_stages(cfg, force: bool = False) -> list[Stage]:
                             outputs=outputs, inputs=inputs, stage_overrides=args, estimate_s=20,
                             needs=list(dict.fromkeys([train] + [predicting_stage(c) for c in columns])),
                             kind="evaluate", timing=COMPARISON))
+    if cfg.compare.matched_noise:
+        columns = eval_sources(list(cfg.compare.sources))
+        stages.append(Stage(MATCHED, [("compare.py", ["--matched-only"] + (["--force"] if force else []))], outputs=[],
+                            always=True, estimate_s=90, kind="train_downstream", timing=COMPARISON,
+                            needs=list(dict.fromkeys([predicting_stage("Probabilistic")]
+                                                     + [predicting_stage(c) for c in columns]))))
     return stages
+
+
+MATCHED = "train + evaluate GraphMLP on GroundTruth + matched noise"
 
 
 def stage_graph(cfg, overrides: list[str] | None = None, config_file=None) -> dict[str, list[str]]:
