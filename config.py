@@ -67,11 +67,12 @@ class DataConfig:
     reduced_decode: bool = True                  # decode frames at ½/¼/⅛ JPEG scale when the crop keeps ≥ 1 px per input px
     box_source: str = choice("silhouette", "keypoints", "detections")  # person box of the 2D crops (train and predict)
     detections: str = ""                         # box_source=detections: npz '<S>/<sequence>/<camera id>' → (N, 4) px
-    dataset: str = choice("h36m", "coco", "mpii")  # what the 2D training stages train on (validation stays on Human3.6M)
+    dataset: str = choice("h36m", "coco", "mpii", "lsp")  # what the 2D training stages train on (validation stays on Human3.6M)
     coco_annotations: str = "data/coco/annotations/person_keypoints_train2017.json"
     coco_images: str = "data/coco/train2017"
     mpii_annotations: str = "data/mpii/mpii_human_pose_v1_u12_1.mat"
     mpii_images: str = "data/mpii/images"
+    lsp_roots: list = _list("data/lsp", "data/lspet")  # dataset=lsp: LSP / LSPET folders (joints.mat + images/), read together as TIC-TAC does
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class ProbConfig:
     heatmap_peak: float = 30.0                   # target heatmap peak (TIC-TAC: 30) so the soft-argmax mean is sharp
     mse_warmup_epochs: int = 0                   # epochs of heatmap-only training first (the official code has none)
     init: str = ""                               # pose network's starting weights: "" random | pose2d (this run's own 2D model of the backbone) | path to an official file or a model.pt of ours
-    pretrain: str = choice("", "coco", "mpii")   # study.py: pre-train the estimator on this dataset first, then fine-tune from it
+    pretrain: str = choice("", "coco", "mpii", "lsp")   # study.py: pre-train the estimator on this dataset first, then fine-tune from it
     pretrain_epochs: int = 150                   # epochs of that pre-training (the original study: 150 on MPII/COCO)
     epochs: int = 4
     batch_size: int = 32

@@ -1,6 +1,7 @@
-"""COCO and MPII person annotations, mapped to the 17 Human3.6M joints (for pre-training the 2D estimators).
+"""COCO, MPII and LSP/LSPET person annotations, mapped to the 17 Human3.6M joints (for pre-training the 2D
+estimators).
 
-Both readers return one :class:`PersonSamples` table: an image path, the 17 Human3.6M joints in image pixels
+The readers return one :class:`PersonSamples` table: an image path, the 17 Human3.6M joints in image pixels
 (NaN where absent), a ``present`` mask and a person box per annotated person. A joint is *present* when the
 dataset annotates it as visible; a joint the dataset lacks, or annotates as occluded / not labelled, is absent:
 it gets a zero heatmap weight (out of the heatmap loss) and, with ``prob.visibility``, drops out of the
@@ -8,17 +9,17 @@ covariance (the marginal Gaussian of the present joints).
 
 Joint tables (Human3.6M joint ← dataset joint; ``dataloader.h36m.JOINT_NAMES`` order):
 
-| Human3.6M | COCO (``person_keypoints_*.json``) | MPII (``mpii_human_pose_v1_u12_1.mat``) |
-|---|---|---|
-| 0 Hip (pelvis) | absent | 6 pelvis |
-| 1 RHip, 2 RKnee, 3 RFoot | 12 right_hip, 14 right_knee, 16 right_ankle | 2 r hip, 1 r knee, 0 r ankle |
-| 4 LHip, 5 LKnee, 6 LFoot | 11 left_hip, 13 left_knee, 15 left_ankle | 3 l hip, 4 l knee, 5 l ankle |
-| 7 Spine | absent | absent |
-| 8 Thorax | absent | 7 thorax |
-| 9 Neck/Nose | 0 nose | 8 upper neck |
-| 10 Head | absent (COCO has no head top) | 9 head top |
-| 11 LShoulder, 12 LElbow, 13 LWrist | 5 left_shoulder, 7 left_elbow, 9 left_wrist | 13 l shoulder, 14 l elbow, 15 l wrist |
-| 14 RShoulder, 15 RElbow, 16 RWrist | 6 right_shoulder, 8 right_elbow, 10 right_wrist | 12 r shoulder, 11 r elbow, 10 r wrist |
+| Human3.6M | COCO (``person_keypoints_*.json``) | MPII (``mpii_human_pose_v1_u12_1.mat``) | LSP / LSPET (``joints.mat``) |
+|---|---|---|---|
+| 0 Hip (pelvis) | absent | 6 pelvis | absent |
+| 1 RHip, 2 RKnee, 3 RFoot | 12 right_hip, 14 right_knee, 16 right_ankle | 2 r hip, 1 r knee, 0 r ankle | 2 r hip, 1 r knee, 0 r ankle |
+| 4 LHip, 5 LKnee, 6 LFoot | 11 left_hip, 13 left_knee, 15 left_ankle | 3 l hip, 4 l knee, 5 l ankle | 3 l hip, 4 l knee, 5 l ankle |
+| 7 Spine | absent | absent | absent |
+| 8 Thorax | absent | 7 thorax | absent |
+| 9 Neck/Nose | 0 nose | 8 upper neck | 12 neck |
+| 10 Head | absent (COCO has no head top) | 9 head top | 13 head top |
+| 11 LShoulder, 12 LElbow, 13 LWrist | 5 left_shoulder, 7 left_elbow, 9 left_wrist | 13 l shoulder, 14 l elbow, 15 l wrist | 9 l shoulder, 10 l elbow, 11 l wrist |
+| 14 RShoulder, 15 RElbow, 16 RWrist | 6 right_shoulder, 8 right_elbow, 10 right_wrist | 12 r shoulder, 11 r elbow, 10 r wrist | 8 r shoulder, 7 r elbow, 6 r wrist |
 
 Formats. COCO: ``{'images': [{id, file_name, width, height}], 'annotations': [{image_id, bbox [x, y, w, h],
 keypoints [x1, y1, v1, …] (17 × 3), num_keypoints, iscrowd}]}``; v = 0 not labelled, 1 labelled but not visible,
@@ -29,6 +30,13 @@ MPII: the MATLAB struct ``RELEASE`` (the official annotation file; TIC-TAC ships
 ``img_train(i)``; several people per image, any joint may be missing, ``annopoints`` is empty for people without
 joints and for the test images, ``is_visible`` may be empty (treated as visible, as TIC-TAC does) or a string.
 The MPII person box is the official crop: a square of side 200 · scale around ``objpos``.
+LSP and LSPET (the third and fourth datasets of TIC-TAC's ``HumanPose/code/dataloader.py``, ``load_lsp`` /
+``load_lspet``): one person per image, a folder with ``joints.mat`` (variable ``joints``) and ``images/``. The two
+files differ in layout and in the meaning of the flag: LSP's array is (3, 14, 2000) (x, y, *occluded*: 1 =
+occluded, so visible = 1 − flag, TIC-TAC's "toggle visibility") with images ``im0001.jpg`` …, its first half the
+training split and its second half the test split; LSPET's is (14, 3, 10000) (x, y, *visible*: 1 = visible) with
+images ``im00001.jpg`` …, all training. The reader tells them apart by the array's shape. Neither has a person box:
+the box is that of the annotated joints (occluded ones included, their coordinates are annotated too).
 """
 from __future__ import annotations
 
@@ -44,7 +52,8 @@ from dataloader.reader import DataError
 # Human3.6M joint j ← dataset joint COCO_TO_H36M[j] (-1: the dataset lacks it); the table above.
 COCO_TO_H36M = (-1, 12, 14, 16, 11, 13, 15, -1, -1, 0, -1, 5, 7, 9, 6, 8, 10)
 MPII_TO_H36M = (6, 2, 1, 0, 3, 4, 5, -1, 7, 8, 9, 13, 14, 15, 12, 11, 10)
-COCO_NUM_JOINTS, MPII_NUM_JOINTS = 17, 16
+LSP_TO_H36M = (-1, 2, 1, 0, 3, 4, 5, -1, -1, 12, 13, 9, 10, 11, 8, 7, 6)
+COCO_NUM_JOINTS, MPII_NUM_JOINTS, LSP_NUM_JOINTS = 17, 16, 14
 MPII_BOX_UNIT = 200.0  # px per unit of MPII's `scale`
 
 
@@ -199,4 +208,46 @@ def read_mpii(annotation_file: str | Path, image_dir: str | Path) -> PersonSampl
                 known = raw[np.isfinite(raw[:, 0])]
                 box = np.concatenate([known.min(0), known.max(0)])
             rows.append((Path(image_dir) / name, keypoints, present, box, bool(img_train[i])))
+    return _samples(rows, True)
+
+
+# --- LSP / LSPET -------------------------------------------------------------------------------------------------
+
+def read_lsp(root: str | Path) -> PersonSamples:
+    """The people of one LSP or LSPET folder (``joints.mat`` + ``images/``; the module doc gives both layouts)."""
+    import scipy.io
+
+    root = Path(root)
+    path = root / "joints.mat"
+    if not path.is_file():
+        raise DataError(f"LSP/LSPET annotation file {path} not found; download lsp_dataset.zip or lspet_dataset.zip "
+                        f"(sam.johnson.io/research/lsp.html), unpack it there and list its folder in data.lsp_roots")
+    try:
+        joints = scipy.io.loadmat(str(path)).get("joints")
+    except Exception as exc:  # not a MATLAB file, truncated
+        raise DataError(f"LSP/LSPET annotation file {path} cannot be read as a MATLAB file ({exc}); download it "
+                        f"again") from None
+    if joints is None:
+        raise DataError(f"LSP/LSPET annotation file {path} has no 'joints' array; is it LSP's or LSPET's joints.mat?")
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim == 3 and joints.shape[:2] == (3, LSP_NUM_JOINTS):      # LSP: flag 1 = occluded
+        rows3 = joints.transpose(2, 1, 0)                                    # (N, 14, 3)
+        visible, digits = rows3[..., 2] == 0, 4
+        train = np.arange(len(rows3)) < len(rows3) // 2                    # first half train, second half test
+    elif joints.ndim == 3 and joints.shape[:2] == (LSP_NUM_JOINTS, 3):    # LSPET: flag 1 = visible
+        rows3 = joints.transpose(2, 0, 1)
+        visible, digits = rows3[..., 2] > 0, 5
+        train = np.ones(len(rows3), dtype=bool)
+    else:
+        raise DataError(f"LSP/LSPET annotation file {path}: 'joints' has shape {joints.shape}, expected (3, 14, N) "
+                        f"(LSP) or (14, 3, N) (LSPET)")
+    rows = []
+    for i, (points, seen) in enumerate(zip(rows3[..., :2], visible)):
+        keypoints, present = to_h36m(points, seen, LSP_TO_H36M)
+        if not present.any():
+            continue
+        annotated = points[np.isfinite(points).all(-1) & (points > 0).any(-1)]  # LSPET leaves some at (0, 0)
+        annotated = annotated if len(annotated) else keypoints[present]
+        box = np.concatenate([annotated.min(0), annotated.max(0)])
+        rows.append((root / "images" / f"im{i + 1:0{digits}d}.jpg", keypoints, present, box, bool(train[i])))
     return _samples(rows, True)

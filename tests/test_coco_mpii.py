@@ -136,6 +136,65 @@ def test_mpii_reader_keeps_every_person_with_joints_and_masks_the_absent_ones(tm
     assert np.allclose(samples.boxes[1], [40 - 50, 50 - 50, 40 + 50, 50 + 50])
 
 
+def _lsp_points(n: int) -> np.ndarray:
+    """(n, 14, 2) distinct coordinates: person i, LSP joint k at (10 + k + i, 50 + 2k + i)."""
+    k, i = np.meshgrid(np.arange(14), np.arange(n))
+    return np.stack([10.0 + k + i, 50.0 + 2 * k + i], -1)
+
+
+def test_lsp_and_lspet_readers_tell_the_two_layouts_and_their_flags_apart(tmp_path):
+    from dataloader.coco_mpii import read_lsp
+
+    named = dict(zip(JOINT_NAMES, range(NUM_JOINTS)))
+    # LSP: (3, 14, N), the flag means *occluded*; 4 images: 2 training, 2 test
+    points = _lsp_points(4)
+    occluded = np.zeros((4, 14))
+    occluded[0, 6] = 1                                             # person 1: right wrist occluded
+    occluded[3] = 1                                                # person 4: every joint occluded → no row
+    (tmp_path / "lsp").mkdir()
+    scipy.io.savemat(str(tmp_path / "lsp" / "joints.mat"),
+                     {"joints": np.concatenate([points, occluded[..., None]], -1).transpose(2, 1, 0)})
+    lsp = read_lsp(tmp_path / "lsp")
+    assert [p.name for p in lsp.images] == ["im0001.jpg", "im0002.jpg", "im0003.jpg"]
+    assert lsp.train.tolist() == [True, True, False]               # first half train, second half test
+    assert not lsp.present[0, named["RWrist"]] and lsp.present[1, named["RWrist"]]
+    assert not lsp.present[:, [named["Hip"], named["Spine"], named["Thorax"]]].any()
+    assert np.array_equal(lsp.keypoints[1, named["Head"]], points[1, 13])        # LSP 13 head top
+    assert np.array_equal(lsp.keypoints[1, named["LShoulder"]], points[1, 9])
+    assert np.array_equal(lsp.keypoints[1, named["RFoot"]], points[1, 0])
+    # the box covers the occluded joints too (their coordinates are annotated)
+    assert np.allclose(lsp.boxes[0], [*points[0].min(0), *points[0].max(0)])
+    # LSPET: (14, 3, N), the flag means *visible*; all training; unannotated joints at (0, 0)
+    points = _lsp_points(2)
+    visible = np.ones((2, 14))
+    visible[1, 13] = 0
+    points[1, 13] = 0.0
+    (tmp_path / "lspet").mkdir()
+    scipy.io.savemat(str(tmp_path / "lspet" / "joints.mat"),
+                     {"joints": np.concatenate([points, visible[..., None]], -1).transpose(1, 2, 0)})
+    lspet = read_lsp(tmp_path / "lspet")
+    assert [p.name for p in lspet.images] == ["im00001.jpg", "im00002.jpg"] and lspet.train.all()
+    assert lspet.present[0].sum() == 14 and not lspet.present[1, named["Head"]]
+    assert np.allclose(lspet.boxes[1], [*points[1, :13].min(0), *points[1, :13].max(0)])   # (0, 0) left out
+
+
+def test_lsp_training_set_reads_every_listed_folder(tmp_path):
+    from config import load_config
+    from utils.stages.estimator import person_samples
+
+    for name, layout in (("lsp", (2, 1, 0)), ("lspet", (1, 2, 0))):
+        (tmp_path / name).mkdir()
+        flags = np.zeros((2, 14, 1)) if name == "lsp" else np.ones((2, 14, 1))
+        scipy.io.savemat(str(tmp_path / name / "joints.mat"),
+                         {"joints": np.concatenate([_lsp_points(2), flags], -1).transpose(*layout)})
+    cfg = load_config(["data.dataset=lsp", f"data.lsp_roots=[{tmp_path / 'lsp'}, {tmp_path / 'lspet'}]"])
+    samples = person_samples(cfg)
+    assert [p.parent.parent.name for p in samples.images] == ["lsp", "lsp", "lspet", "lspet"]
+    assert samples.train.tolist() == [True, False, True, True] and samples.keypoints.shape == (4, NUM_JOINTS, 2)
+    with pytest.raises(DataError, match="data.lsp_roots is empty"):
+        person_samples(load_config(["data.dataset=lsp", "data.lsp_roots=[]"]))
+
+
 @pytest.mark.parametrize("writer,reader,expect", [
     (lambda p: p.write_text("{not json"), read_coco, "is not valid JSON"),
     (lambda p: p.write_text(json.dumps({"images": []})), read_coco, "has no 'images' and 'annotations' lists"),
@@ -143,15 +202,22 @@ def test_mpii_reader_keeps_every_person_with_joints_and_masks_the_absent_ones(tm
         {"image_id": 1, "bbox": [0, 0, 1, 1], "keypoints": [0] * 50}]})), read_coco, "has 50 keypoint values"),
     (lambda p: p.write_bytes(b"\x00garbage"), read_mpii, "cannot be read as a MATLAB file"),
     (lambda p: scipy.io.savemat(str(p), {"other": np.zeros(3)}), read_mpii, "has no RELEASE.annolist struct"),
+    (lambda p: p.write_bytes(b"\x00garbage"), "lsp", "cannot be read as a MATLAB file"),
+    (lambda p: scipy.io.savemat(str(p), {"other": np.zeros(3)}), "lsp", "has no 'joints' array"),
+    (lambda p: scipy.io.savemat(str(p), {"joints": np.zeros((3, 16, 5))}), "lsp", "has shape (3, 16, 5)"),
 ])
 def test_bad_annotation_files_fail_with_one_line(tmp_path, writer, reader, expect):
-    path = tmp_path / "annotations.file"
+    if reader == "lsp":  # read_lsp takes the folder that holds joints.mat
+        from dataloader.coco_mpii import read_lsp
+        path, reader = tmp_path / "joints.mat", lambda file, _: read_lsp(file.parent)
+    else:
+        path = tmp_path / "annotations.file"
     writer(path)
     with pytest.raises(DataError) as info:
         reader(path, tmp_path)
     assert expect in str(info.value) and str(path) in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(DataError, match="not found"):
-        reader(tmp_path / "absent.json", tmp_path)
+        reader(tmp_path / "absent" / "absent.json", tmp_path)
 
 
 # --- crops, masked losses and the training stage ------------------------------------------------------------------

@@ -60,20 +60,29 @@ def build_datasets(cfg, data, model, seed, name: str):
 
 
 def person_samples(cfg):
-    """The annotated people of `data.dataset` (coco | mpii), mapped to the 17 Human3.6M joints; a training set
+    """The annotated people of `data.dataset` (coco | mpii | lsp), mapped to the 17 Human3.6M joints; a training set
     without one is refused."""
     from config import resolve_path
-    from dataloader.coco_mpii import read_coco, read_mpii
+    from dataloader.coco_mpii import PersonSamples, read_coco, read_lsp, read_mpii
 
     d = cfg.data
     if d.dataset == "coco":
         samples = read_coco(resolve_path(d.coco_annotations), resolve_path(d.coco_images))
         source = d.coco_annotations
+    elif d.dataset == "lsp":  # LSP and LSPET side by side (TIC-TAC's merge, without MPII)
+        if not d.lsp_roots:
+            raise DataError("data.lsp_roots is empty; list the LSP / LSPET folders, e.g. data.lsp_roots=[data/lsp]")
+        parts = [read_lsp(resolve_path(root)) for root in d.lsp_roots]
+        samples = PersonSamples([p for part in parts for p in part.images],
+                                *(np.concatenate([getattr(part, k) for part in parts])
+                                  for k in ("keypoints", "present", "boxes", "train")))
+        source = ", ".join(d.lsp_roots)
     else:
         samples = read_mpii(resolve_path(d.mpii_annotations), resolve_path(d.mpii_images))
         source = d.mpii_annotations
     if len(samples) == 0:
-        raise DataError(f"{source} holds no person with a visible joint; check data.{d.dataset}_annotations")
+        key = "lsp_roots" if d.dataset == "lsp" else f"{d.dataset}_annotations"
+        raise DataError(f"{source} holds no person with a visible joint; check data.{key}")
     return samples
 
 
