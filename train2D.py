@@ -45,7 +45,11 @@ def main(argv):
     model, kwargs = estimator.build_estimator(cfg, name)
     init = estimator.init_file(cfg, name)
     if init is not None:  # pose2d.init / pose2d.hourglass_init: an official file or one of ours (resume overrides it)
-        init_weights.initialise(model, kwargs, init, key=f"pose2d.{pose2d_setting_key(cfg, name, 'init')}")
+        key = f"pose2d.{pose2d_setting_key(cfg, name, 'init')}"
+        report = init_weights.initialise(model, kwargs, init, key=key)
+        if report.heatmap_peak:  # a TIC-TAC pose network: heatmaps of peak prob.heatmap_peak → this stage's peak 1
+            estimator.scale_heatmap_output(model, 1.0 / report.heatmap_peak)
+            logger.info("%s: heatmaps scaled ×1/%g from the TIC-TAC run's prob.heatmap_peak", key, report.heatmap_peak)
     train_set, val_set = estimator.build_datasets(cfg, data, model, cfg.seed, name)
     c = cfg.pose2d
     train_loader = make_loader(train_set, batch_size=c.batch_size, shuffle=True, num_workers=cfg.data.num_workers,

@@ -330,3 +330,15 @@ def test_pretrain_on_coco_then_finetune_on_human36m_in_two_commands(tiny_root, t
         state = seen["model"].models[method].pose_model.state_dict()
         for key, value in state.items():
             assert torch.equal(value, pretrained[f"models.TIC.pose_model.{key}"]), key
+    # the same file into train2D.py: the heatmaps come back to its peak-1 targets (÷ the run's prob.heatmap_peak)
+    tic = seen["model"].models["TIC"].pose_model.eval()
+    module, seen = importlib.import_module("train2D"), {}
+    monkeypatch.setattr(module, "fit", lambda trainer: seen.setdefault("model", trainer.model) and {})
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        status, _, err = call_stage("train2D.py", common + ["model_2D_prediction=ViTPose", f"pose2d.init={last}"])
+    assert status == 0, err[-2000:]
+    assert "heatmaps scaled ×1/30 from the TIC-TAC run's prob.heatmap_peak" in caplog.text
+    images = torch.randn(2, 3, 64, 48)
+    with torch.no_grad():
+        assert torch.allclose(seen["model"].eval()(images) * 30, tic(images), atol=1e-5)

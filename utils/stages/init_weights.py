@@ -57,6 +57,7 @@ class InitReport:
     kind: str
     head_loaded: bool
     message: str
+    heatmap_peak: float | None = None   # ours-probabilistic: the TIC-TAC run's prob.heatmap_peak (its heatmaps' scale)
 
 
 def initialise(model: nn.Module, kwargs: dict, path: str | Path, *, key: str) -> InitReport:
@@ -110,7 +111,7 @@ def file_kind(state_dict: Mapping[str, torch.Tensor]) -> str | None:
 
 def _load_ours(model, kwargs, ckpt, path, key) -> InitReport:
     name, theirs, state, kind = ckpt["model_name"], ckpt.get("model_kwargs") or {}, ckpt["model"], "ours"
-    origin = "ours"
+    origin, peak = "ours", None
     if name == f"Probabilistic_{kwargs['name']}" and isinstance(theirs.get("pose"), dict):
         # a TIC-TAC run of ours (train2D_prob_pose.py): the pose network of its TIC method (else its first)
         methods = list(theirs.get("methods") or [])
@@ -119,6 +120,7 @@ def _load_ours(model, kwargs, ckpt, path, key) -> InitReport:
         state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
         name, theirs, kind = kwargs["name"], theirs["pose"], "ours-probabilistic"
         origin = f"ours, the {method} method's pose network of a TIC-TAC run"
+        peak = float(((ckpt.get("config") or {}).get("prob") or {}).get("heatmap_peak") or 0) or None
     if name != kwargs["name"] or theirs.get("preset") != kwargs["preset"]:
         raise CheckpointError(f"{key}={path} holds our {name} preset {theirs.get('preset')!r}, the model is "
                               f"{kwargs['name']} preset {kwargs['preset']!r}; give a file of the same model and "
@@ -131,7 +133,7 @@ def _load_ours(model, kwargs, ckpt, path, key) -> InitReport:
     except ValueError as exc:
         raise CheckpointError(f"{key}: {exc}") from None
     return InitReport(kind, True, f"{key}: {kwargs['name']} loaded whole from {path} ({origin}, preset "
-                                  f"{kwargs['preset']!r}, the 17 Human3.6M joints)")
+                                  f"{kwargs['preset']!r}, the 17 Human3.6M joints)", heatmap_peak=peak)
 
 
 def _official_state_dict(loaded, path, key) -> dict[str, torch.Tensor]:
