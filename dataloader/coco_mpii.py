@@ -71,6 +71,13 @@ class PersonSamples:
     def __len__(self) -> int:
         return len(self.images)
 
+    @classmethod
+    def concatenate(cls, parts: list[PersonSamples]) -> PersonSamples:
+        """The rows of every table of `parts`, in order (several datasets read as one training set)."""
+        return cls([image for part in parts for image in part.images],
+                   *(np.concatenate([getattr(part, k) for part in parts]) for k in ("keypoints", "present", "boxes",
+                                                                                      "train")))
+
 
 def to_h36m(points: np.ndarray, visible: np.ndarray, table) -> tuple[np.ndarray, np.ndarray]:
     """Dataset joints (K, 2) with a visible mask (K,) → Human3.6M (17, 2) (NaN where absent) and present (17,)."""

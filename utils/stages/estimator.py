@@ -72,10 +72,7 @@ def person_samples(cfg):
     elif d.dataset == "lsp":  # LSP and LSPET side by side (TIC-TAC's merge, without MPII)
         if not d.lsp_roots:
             raise DataError("data.lsp_roots is empty; list the LSP / LSPET folders, e.g. data.lsp_roots=[data/lsp]")
-        parts = [read_lsp(resolve_path(root)) for root in d.lsp_roots]
-        samples = PersonSamples([p for part in parts for p in part.images],
-                                *(np.concatenate([getattr(part, k) for part in parts])
-                                  for k in ("keypoints", "present", "boxes", "train")))
+        samples = PersonSamples.concatenate([read_lsp(resolve_path(root)) for root in d.lsp_roots])
         source = ", ".join(d.lsp_roots)
     else:
         samples = read_mpii(resolve_path(d.mpii_annotations), resolve_path(d.mpii_images))

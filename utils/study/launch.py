@@ -186,7 +186,7 @@ def local_env(local_jobs: int) -> dict[str, str]:
     at a time nothing changes: torch uses every core.
 
     Small models (GraphMLP, SkateFormer, the tiny 2D presets) use a second thread poorly: two single-thread stages
-    side by side do 1.8× the work of one stage on two threads (README, "Time")."""
+    side by side do 1.8× the work of one stage on two threads (README, "Two stages at a time on a laptop")."""
     if local_jobs <= 1:
         return {}
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -171,7 +171,7 @@ def _finished(last: Path) -> Callable[[], bool]:
     return lambda: training_finished(last)
 
 
-COMPARISON = "downstream + comparison"  # compare.py: the matched-noise run, the baselines and the tables
+COMPARISON = "downstream + comparison"  # compare.py: the baselines and the tables (and any run still missing)
 
 
 def downstream_stages(cfg, force: bool = False) -> list[Stage]:
