@@ -36,6 +36,7 @@ SOURCES_2D = ("GroundTruth", "Hourglass", "ViTPose", "Probabilistic")
 DERIVED_SOURCES_2D = ("ProbabilisticMean", "GroundTruthCov")
 DOWNSTREAM_SOURCES_2D = SOURCES_2D + DERIVED_SOURCES_2D
 SAMPLE_MODES = ("frame", "window", "ar1")
+SPLITS = ("xsub", "xview")  # action recognition protocols: cross-subject, cross-view (dataloader/action_dataset.py)
 MODELS_2D = ("Hourglass", "ViTPose")
 MODELS_3D = ("GraphMLP", "SkateFormer")
 PROB_METHODS = ("MSE", "Diagonal", "BetaNLL", "NLL", "Faithful", "TIC")
@@ -144,6 +145,7 @@ class LiftingConfig:
     sample_mode: str = choice(*SAMPLE_MODES)     # draws of a stochastic source along a window: per frame | one per window | AR(1)
     sample_rho: float = 0.9                      # sample_mode=ar1: lag-1 correlation of the standard-normal draws
     input: str = choice(*INPUT_MODES)            # channels per joint: xy | xy+conf (+ confidence) | xy+cov (+ log σx, log σy, ρ)
+    uncertainty_dropout: float = 0.2             # xy+conf / xy+cov training: fraction of windows whose uncertainty channels read "no uncertainty"
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,8 @@ class ActionConfig:
     sample_mode: str = choice(*SAMPLE_MODES)     # as lifting.sample_mode, for the clips
     sample_rho: float = 0.9                      # sample_mode=ar1: lag-1 correlation
     input: str = choice(*INPUT_MODES)            # as lifting.input, for the clips
+    uncertainty_dropout: float = 0.2             # as lifting.uncertainty_dropout, for the clips
+    splits: list = _list("xsub", "xview")        # protocols trained and evaluated: xsub (cross-subject), xview (cross-view)
 
 
 @dataclass(frozen=True)
@@ -468,6 +472,10 @@ def _check_ranges(cfg: Config) -> None:
         if bad:
             raise ConfigError(f"config key 'compare.{key}' has unknown source(s) {bad}; valid: "
                               f"{', '.join(DOWNSTREAM_SOURCES_2D)}")
+    bad = [s for s in cfg.action.splits if s not in SPLITS] or (not cfg.action.splits and ["(none)"])
+    if bad or len(set(cfg.action.splits)) != len(cfg.action.splits):
+        raise ConfigError(f"config key 'action.splits' = {list(cfg.action.splits)} must name each of {', '.join(SPLITS)} "
+                          "at most once, and at least one (e.g. action.splits=[xsub])")
     bad = [m for m in cfg.compare.uncertainty_comparison if m not in MODELS_3D]
     if bad:
         raise ConfigError(f"config key 'compare.uncertainty_comparison' has unknown model(s) {bad}; valid: "
@@ -476,6 +484,9 @@ def _check_ranges(cfg: Config) -> None:
         rho = getattr(cfg, section).sample_rho
         if not -1 < rho < 1:
             raise ConfigError(f"config key '{section}.sample_rho' = {rho} must lie in (−1, 1) (AR(1) lag-1 correlation)")
+        dropout = getattr(cfg, section).uncertainty_dropout
+        if not 0 <= dropout <= 1:
+            raise ConfigError(f"config key '{section}.uncertainty_dropout' = {dropout} must lie in [0, 1] (a probability)")
     for section in ("pose2d", "prob", "lifting", "action"):
         part = getattr(cfg, section)
         if part.epochs < 0:

@@ -28,7 +28,7 @@ from dataloader.reader import load_human36m
 from utils.stages import downstream
 from utils.engine import layout, runtime
 from utils.engine.cli import run, setup
-from utils.stages.downstream import SPLITS, sequence_keys
+from utils.stages.downstream import sequence_keys
 from utils.stages.evaluation import evaluate_actions, evaluate_lifter, monte_carlo_spread
 from utils.engine.files import write_csv
 
@@ -52,7 +52,7 @@ def main(argv):
 
     if cfg.model_3D_prediction == "SkateFormer":
         results = {split: evaluate_actions(cfg, data, device, model_dir / split / "last.pt", split, fix)
-                   for split in SPLITS}
+                   for split in cfg.action.splits}
         (out_dir / "metrics.json").write_text(json.dumps(results, indent=1))
         logger.info("SkateFormer %s on %s: %s", train_tag, cfg.model_2D_dataset,
                     ", ".join(f"{s} top-1 {r['top1']:.3f}" for s, r in results.items()))

@@ -30,7 +30,7 @@ from dataloader.sources import build_source
 from utils.stages import downstream
 from utils.engine import layout, runtime
 from utils.engine.cli import run, setup
-from utils.stages.downstream import SPLITS, sequence_keys
+from utils.stages.downstream import sequence_keys
 from utils.engine.training import Trainer, fit
 
 logger = logging.getLogger("main")
@@ -42,7 +42,8 @@ def train_lifter(cfg, data, device, run_dir):
     train_src = build_source(cfg, data, train_keys, cfg.model_2D_prediction, noise_std=cfg.noise_std)
     val_src = build_source(cfg, data, test_keys, cfg.model_2D_prediction, sample=False)
     train_set = LiftingDataset(data, train_keys, train_src, frames, stride=c.train_stride,
-                               flip=c.flip_augmentation, seed=cfg.seed, input_mode=c.input)
+                               flip=c.flip_augmentation, seed=cfg.seed, input_mode=c.input,
+                               uncertainty_dropout=c.uncertainty_dropout)
     val_set = LiftingDataset(data, test_keys, val_src, frames, stride=max(c.train_stride, 1), input_mode=c.input)
     model = runtime.wrap_ddp(model.to(device), device)
     optimizer = torch.optim.Adam(model.parameters(), lr=c.lr, amsgrad=True, fused=True)
@@ -68,7 +69,7 @@ def train_action(cfg, data, device, run_dir, split):
     train_src = build_source(cfg, data, train_keys, cfg.model_2D_prediction, noise_std=cfg.noise_std)
     val_src = build_source(cfg, data, test_keys, cfg.model_2D_prediction, sample=False)
     train_set = ActionClipDataset(data, train_keys, train_src, frames, c.clip_stride, augment=True, seed=cfg.seed,
-                                  input_mode=c.input)
+                                  input_mode=c.input, uncertainty_dropout=c.uncertainty_dropout)
     val_set = ActionClipDataset(data, test_keys, val_src, frames, c.clip_stride, input_mode=c.input)
     train_loader = make_loader(train_set, batch_size=c.batch_size, shuffle=True, num_workers=cfg.data.num_workers,
                                seed=cfg.seed, drop_last=True, device=device)
@@ -101,7 +102,7 @@ def main(argv):
         metrics = train_lifter(cfg, data, device, run_dir)
         logger.info("GraphMLP on %s: validation MPJPE %.1f mm", tag, metrics.get("val_mpjpe_mm", float("nan")))
     else:
-        for split in SPLITS:
+        for split in cfg.action.splits:
             metrics = train_action(cfg, data, device, run_dir, split)
             logger.info("SkateFormer on %s, %s: top-1 %.3f", tag, split, metrics.get("val_top1", float("nan")))
 

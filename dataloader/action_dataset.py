@@ -30,13 +30,19 @@ def split_keys(keys: list[SeqKey], split: str, train_subjects, test_subjects) ->
 
 
 class ActionClipDataset(Dataset):
-    """Items: dict(inputs (T, J, C), index_t (T,), label (), index (4,)); C = 2, 3 or 5 by `input_mode`."""
+    """Items: dict(inputs (T, J, C), index_t (T,), label (), index (4,)); C = 2, 3 or 5 by `input_mode`.
+
+    `uncertainty_dropout`: probability that a clip's uncertainty channels read as the constant "no uncertainty"
+    (training augmentation, ``action.uncertainty_dropout``; as ``LiftingDataset``)."""
 
     def __init__(self, data, keys: list[SeqKey], source: Source2D, clip_length: int, clip_stride: int,
-                 augment: bool = False, seed: int = 0, input_mode: str = "xy"):
+                 augment: bool = False, seed: int = 0, input_mode: str = "xy", uncertainty_dropout: float = 0.0):
         num_channels(input_mode)  # refuses an unknown mode
+        if not 0.0 <= uncertainty_dropout <= 1.0:
+            raise ValueError(f"uncertainty_dropout must be in [0, 1], got {uncertainty_dropout}")
         self.source, self.T, self.augment, self.seed = source, clip_length, augment, seed
         self.input_mode = input_mode
+        self.uncertainty_dropout = uncertainty_dropout if input_mode != "xy" else 0.0
         self.keys = list(keys)
         self.labels = np.array([action_label(q) for _, q, _ in self.keys], dtype=np.int64)
         items = []
@@ -58,7 +64,8 @@ class ActionClipDataset(Dataset):
         key = self.keys[k]
         n = len(self.source.keypoints[key])
         frames = np.clip(np.arange(start, start + self.T), 0, n - 1)
-        rng = np.random.default_rng((self.seed, self.epoch, idx)) if (self.source.stochastic or self.augment) else None
+        rng = np.random.default_rng((self.seed, self.epoch, idx)) \
+            if (self.source.stochastic or self.augment or self.uncertainty_dropout) else None
         x = self.source.window(key, frames, rng if self.source.stochastic else None)
         x = x - x[:1, ROOT:ROOT + 1]
         moments = self.source.window_moments(key, frames) if self.input_mode != "xy" else None
@@ -66,7 +73,9 @@ class ActionClipDataset(Dataset):
             scale = rng.uniform(0.9, 1.1)  # mild scale jitter: camera distance varies
             x = x * scale
             moments = None if moments is None else moments * scale ** 2
-        if self.input_mode != "xy":
+        if self.input_mode != "xy":  # drawn after the scale: the same augmentation as without dropout
+            if self.uncertainty_dropout and rng.random() < self.uncertainty_dropout:
+                moments = None
             x = input_channels(x, moments, self.input_mode)
         index_t = 2.0 * (frames - frames[0]) / max(self.T, 1) - 1.0  # Skate-Embedding time in [−1, 1)
         return {"inputs": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),

@@ -55,15 +55,22 @@ class LiftingDataset(Dataset):
         flip: random horizontal flip with probability 0.5 (training augmentation).
         seed: base seed of the per-item random streams (samples, noise, flips).
         input_mode: xy | xy+conf | xy+cov, the channels per joint (``utils.codecs.uncertainty``).
+        uncertainty_dropout: probability that an item's uncertainty channels read as the constant "no
+            uncertainty" of a deterministic source (training augmentation, ``lifting.uncertainty_dropout``): a
+            model trained on a probabilistic source alone never sees that constant and fails on the
+            deterministic sources it is evaluated on.
     """
 
     def __init__(self, data, keys: list[SeqKey], source: Source2D, frames: int, stride: int = 1,
-                 flip: bool = False, seed: int = 0, input_mode: str = "xy"):
+                 flip: bool = False, seed: int = 0, input_mode: str = "xy", uncertainty_dropout: float = 0.0):
         if frames % 2 != 1:
             raise ValueError(f"lifting window must be odd, got frames={frames}")
         num_channels(input_mode)  # refuses an unknown mode
+        if not 0.0 <= uncertainty_dropout <= 1.0:
+            raise ValueError(f"uncertainty_dropout must be in [0, 1], got {uncertainty_dropout}")
         self.source, self.frames, self.flip, self.seed = source, frames, flip, seed
         self.input_mode = input_mode
+        self.uncertainty_dropout = uncertainty_dropout if input_mode != "xy" else 0.0
         self.pad = (frames - 1) // 2
         self.keys = list(keys)
         self.targets = [camera_pose_3d(data, *k) for k in self.keys]
@@ -91,12 +98,14 @@ class LiftingDataset(Dataset):
         key = self.keys[k]
         n = len(self.targets[k])
         frames = np.clip(np.arange(f - self.pad, f + self.pad + 1), 0, n - 1)  # edge replication
-        rng = self._rng(idx) if (self.source.stochastic or self.flip) else None
+        rng = self._rng(idx) if (self.source.stochastic or self.flip or self.uncertainty_dropout) else None
         x = self.source.window(key, frames, rng if self.source.stochastic else None)
-        if self.input_mode != "xy":
-            x = input_channels(x, self.source.window_moments(key, frames), self.input_mode)
         y = self.targets[k][f]
-        if self.flip and rng.random() < 0.5:
+        flip = self.flip and rng.random() < 0.5
+        if self.input_mode != "xy":  # drawn after the flip: the same flips and samples as without dropout
+            dropped = self.uncertainty_dropout and rng.random() < self.uncertainty_dropout
+            x = input_channels(x, None if dropped else self.source.window_moments(key, frames), self.input_mode)
+        if flip:
             x, y = flip_2d(x), flip_3d(y)
         s, _, c, a = self.meta[k]
         return {"inputs": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),

@@ -304,8 +304,22 @@ def check_monte_carlo(run: Path, lines: list[str], baselines: dict, counter: Cou
             check_number(row[header.index(column)], value, f"Monte-Carlo {row[0]} {column}", counter, mark)
 
 
+def heading_splits(heading: str) -> list[str]:
+    """The action protocols a table shows, from its heading ("top-1 % X-sub / X-view" or "top-1 % X-sub")."""
+    splits = [s for s, name in (("xsub", "X-sub"), ("xview", "X-view")) if name in heading]
+    assert splits, f"{heading}: names no action protocol"
+    return splits
+
+
+def split_cell(cell: str, splits: list[str], where: str) -> list[str]:
+    parts = cell.split(" / ")
+    assert len(parts) == len(splits), f"{where}: {cell!r} is not one number per protocol {splits}"
+    return parts
+
+
 def check_action(run: Path, heading: str, lines: list[str], baselines: dict, counter: Counter) -> None:
     header, rows = one_table(lines, heading)
+    splits = heading_splits(heading)
     act = baselines.get("action", {})
     if act:
         chance = re.search(r"chance ([\d.]+) %", heading).group(1)
@@ -316,16 +330,15 @@ def check_action(run: Path, heading: str, lines: list[str], baselines: dict, cou
             if not BASELINE_ROW.search(row[0]) and empty_cell(
                     row[j], eval_path(run, "SkateFormer", tag(row[0]), tag(evaluated)), f"action [{row[0]}, {evaluated}]"):
                 continue
-            xsub, xview = row[j].split(" / ")
+            cells = split_cell(row[j], splits, f"action [{row[0]}, {evaluated}]")
             if BASELINE_ROW.search(row[0]):
-                expected, marks = (100 * act["xsub"]["majority_top1"], 100 * act["xview"]["majority_top1"]), (None, None)
+                expected, marks = [100 * act[s]["majority_top1"] for s in splits], [None] * len(splits)
             else:
                 m = eval_metrics(run, "SkateFormer", tag(row[0]), tag(evaluated))
-                expected = (100 * m["xsub"]["top1"], 100 * m["xview"]["top1"])
-                marks = (accuracy_mark(expected[0], bar.get("xsub")), accuracy_mark(expected[1], bar.get("xview"))) \
-                    if act else (None, None)
-            check_number(xsub, expected[0], f"action [{row[0]}, {evaluated}] X-sub", counter, marks[0])
-            check_number(xview, expected[1], f"action [{row[0]}, {evaluated}] X-view", counter, marks[1])
+                expected = [100 * m[s]["top1"] for s in splits]
+                marks = [accuracy_mark(e, bar.get(s)) if act else None for e, s in zip(expected, splits)]
+            for cell, value, mark, s in zip(cells, expected, marks, splits):
+                check_number(cell, value, f"action [{row[0]}, {evaluated}] {s}", counter, mark)
 
 
 def check_ways(run: Path, heading: str, lines: list[str], baselines: dict, counter: Counter) -> None:
@@ -342,8 +355,8 @@ def check_ways(run: Path, heading: str, lines: list[str], baselines: dict, count
             where = f"{heading} [{row[0]}, {evaluated}]"
             if BASELINE_ROW.search(row[0]):
                 expected = ((lift["mpjpe_mm"], lift["p_mpjpe_mm"]) if lifting else
-                            (100 * act["xsub"]["majority_top1"], 100 * act["xview"]["majority_top1"]))
-                marks = (None, None)
+                            [100 * act[s]["majority_top1"] for s in heading_splits(heading)])
+                marks = [None] * len(expected)
             else:
                 train = tag(row[1]) + ("" if row[2] == "xy" else "_" + row[2].replace("+", "_"))
                 path = eval_path(run, model, train, tag(evaluated))
@@ -355,12 +368,11 @@ def check_ways(run: Path, heading: str, lines: list[str], baselines: dict, count
                     marks = (error_mark(expected[0], lift["mpjpe_mm"]), error_mark(expected[1], lift["p_mpjpe_mm"])) \
                         if lift else (None, None)
                 else:
-                    expected = (100 * m["xsub"]["top1"], 100 * m["xview"]["top1"])
-                    marks = (accuracy_mark(expected[0], bar.get("xsub")), accuracy_mark(expected[1], bar.get("xview"))) \
-                        if act else (None, None)
-            first, second = row[j].split(" / ")
-            check_number(first, expected[0], where, counter, marks[0])
-            check_number(second, expected[1], where, counter, marks[1])
+                    splits = heading_splits(heading)
+                    expected = [100 * m[s]["top1"] for s in splits]
+                    marks = [accuracy_mark(e, bar.get(s)) if act else None for e, s in zip(expected, splits)]
+            for cell, value, mark in zip(split_cell(row[j], list(range(len(expected))), where), expected, marks):
+                check_number(cell, value, where, counter, mark)
 
 
 def check_baselines_table(lines: list[str], baselines: dict, counter: Counter) -> None:

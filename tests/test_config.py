@@ -50,6 +50,10 @@ def test_profile_applies_on_top_of_the_file():
     (["noise_std=.inf"], "'noise_std' = inf must be finite"),
     (["lifting.batch_size=0"], "'lifting.batch_size' = 0 must be ≥ 1"),
     (["pose2d.lr=-1"], "'pose2d.lr' = -1.0 must be a positive number"),
+    (["action.splits=[xsub, xcam]"], "'action.splits' = ['xsub', 'xcam'] must name each of xsub, xview"),
+    (["action.splits=[]"], "'action.splits' = [] must name each of xsub, xview"),
+    (["action.splits=[xsub, xsub]"], "at most once"),
+    (["lifting.uncertainty_dropout=1.5"], "'lifting.uncertainty_dropout' = 1.5 must lie in [0, 1]"),
 ])
 def test_validation_errors_name_the_key(override, message):
     with pytest.raises(ConfigError) as err:

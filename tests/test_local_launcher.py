@@ -22,12 +22,13 @@ open(out, "w").close()
 """
 
 
-def _stage(tmp_path: Path, name: str, needs=(), up_to_date: bool = False, sleep: float = 0.0) -> Stage:
+def _stage(tmp_path: Path, name: str, needs=(), up_to_date: bool = False, sleep: float = 0.0,
+           estimate_s: float = 60.0) -> Stage:
     out = tmp_path / f"{name}.out"
     if up_to_date:
         out.touch()
     return Stage(name, [(str(tmp_path / "mark.py"), [str(out), str(tmp_path / "log.jsonl"), str(sleep)])],
-                 outputs=[out], needs=list(needs), run_dir=tmp_path)
+                 outputs=[out], needs=list(needs), run_dir=tmp_path, estimate_s=estimate_s)
 
 
 def _runs(tmp_path: Path) -> list[dict]:
@@ -51,7 +52,7 @@ def test_a_stale_stage_behind_up_to_date_ones_still_runs(tmp_path, cfg):
     assert [Path(r["out"]).stem for r in _runs(tmp_path)] == ["c"]
 
 
-def test_local_jobs_runs_at_most_that_many_at_once_in_plan_order_with_the_cores_split(tmp_path, cfg, monkeypatch):
+def test_local_jobs_runs_at_most_that_many_at_once_with_the_cores_split(tmp_path, cfg, monkeypatch):
     monkeypatch.setattr(launch.os, "sched_getaffinity", lambda pid: set(range(4)), raising=False)
     # x and y wait for nothing, z waits for x: with two slots x and y start together, z after x
     stages = [_stage(tmp_path, "x", sleep=0.5), _stage(tmp_path, "y", sleep=1.5), _stage(tmp_path, "z", ["x"])]
@@ -61,6 +62,22 @@ def test_local_jobs_runs_at_most_that_many_at_once_in_plan_order_with_the_cores_
     assert runs["y"]["start"] < runs["x"]["end"] and runs["x"]["start"] < runs["y"]["end"]  # side by side
     assert runs["z"]["start"] >= runs["x"]["end"]
     assert {r["threads"] for r in runs.values()} == {"2"}  # 4 cores, 2 jobs
+
+
+def test_critical_path_is_the_longest_chain_from_each_stage(tmp_path):
+    # a (10) → b (100) → d (1); a → c (5) → d; e (50) alone
+    stages = [_stage(tmp_path, "a", estimate_s=10), _stage(tmp_path, "b", ["a"], estimate_s=100),
+              _stage(tmp_path, "c", ["a"], estimate_s=5), _stage(tmp_path, "d", ["b", "c"], estimate_s=1),
+              _stage(tmp_path, "e", estimate_s=50)]
+    assert launch.critical_path(stages) == {"a": 111, "b": 101, "c": 6, "d": 1, "e": 50}
+
+
+def test_a_free_slot_takes_the_stage_heading_the_longest_chain(tmp_path, cfg):
+    # listed first, "short" heads a 10 s chain; "long" heads long → after (200 s): with one slot that chain goes first
+    stages = [_stage(tmp_path, "short", estimate_s=10), _stage(tmp_path, "long", estimate_s=100),
+              _stage(tmp_path, "after", ["long"], estimate_s=100)]
+    launch.run_local(stages, cfg(1), None)
+    assert [Path(r["out"]).stem for r in _runs(tmp_path)] == ["long", "after", "short"]
 
 
 def test_local_env_splits_the_cores_and_keeps_what_the_user_set(monkeypatch):

@@ -102,6 +102,24 @@ def test_every_cell_equals_its_metrics_file(hand_run):
     assert counter.marked > 0
 
 
+def test_a_run_of_one_action_protocol_shows_that_protocol_alone(hand_run, tmp_path):
+    # action.splits=[xsub] (the quick profile): one number per action cell, the X-sub one, read back from the files
+    cfg = load_config(["profile=test", f"output_root={tmp_path}", "experiment=hand", "compare.noise_stds=[0.01]",
+                       "model_prob_pose=ViTPose", "predict.flip_test=false", "pose2d.max_val_items=16",
+                       "action.splits=[xsub]"])
+    out = cfg.run_dir / "compare"
+    tables = collect_tables(cfg, out)
+    (out / "tables.md").write_text(tables["markdown"])
+    write_report(cfg, {"data": 9.4, "train 2D ViTPose": 12.0})  # as hand_run wrote timings.json
+    check_run(cfg.run_dir)
+    parts = sections((cfg.run_dir / "report.md").read_text())
+    heading = next(h for h in parts if h.startswith("Action recognition"))
+    assert "X-sub (chance" in heading and "X-view" not in heading
+    _, rows = one_table(parts[heading], "action")
+    assert all(" / " not in cell for row in rows for cell in row[1:])
+    assert tables["data"]["action"].keys() == {"xsub"}
+
+
 def test_a_cell_at_its_baseline_is_marked(hand_run):
     _, run = hand_run
     report = (run / "report.md").read_text()

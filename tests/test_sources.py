@@ -376,6 +376,32 @@ def test_lifting_items_carry_the_channels_of_their_source(data, tmp_path):
         np.testing.assert_allclose(f, flip_2d(p), atol=1e-6)
 
 
+def test_uncertainty_dropout_gives_some_windows_the_no_uncertainty_channels_and_keeps_the_rest(data, tmp_path):
+    from dataloader.action_dataset import ActionClipDataset
+    from dataloader.lifting_dataset import LiftingDataset
+    from dataloader.sources import build_source
+
+    cfg = make_cfg(tmp_path)
+    write_probabilistic(cfg, [KEY])
+    means = build_source(cfg, data, [KEY], "ProbabilisticMean")
+    plain = LiftingDataset(data, [KEY], means, frames=3, flip=True, input_mode="xy+cov")
+    dropping = LiftingDataset(data, [KEY], means, frames=3, flip=True, input_mode="xy+cov", uncertainty_dropout=0.5)
+    constant = [0] * len(plain)
+    for i in range(len(plain)):
+        p, d = plain[i]["inputs"].numpy(), dropping[i]["inputs"].numpy()
+        np.testing.assert_array_equal(d[..., :2], p[..., :2])  # the same coordinates and flips
+        if not np.array_equal(d, p):
+            np.testing.assert_array_equal(d[..., 2:], 0.0)  # xy+cov's "no uncertainty": log σ = 0, ρ = 0
+            constant[i] = 1
+    assert 0 < sum(constant) < len(plain)
+    always = LiftingDataset(data, [KEY], means, frames=3, input_mode="xy+conf", uncertainty_dropout=1.0)
+    assert bool((always[4]["inputs"][..., 2] == 1).all())
+    clips = ActionClipDataset(data, [KEY], means, 4, 4, input_mode="xy+conf", uncertainty_dropout=1.0)
+    assert bool((clips[0]["inputs"][..., 2] == 1).all())
+    with pytest.raises(ValueError, match="uncertainty_dropout"):
+        LiftingDataset(data, [KEY], means, frames=3, input_mode="xy+cov", uncertainty_dropout=1.5)
+
+
 def test_action_scale_jitter_scales_sigma_with_the_coordinates(data, tmp_path):
     from dataloader.action_dataset import ActionClipDataset
     from dataloader.sources import build_source

@@ -11,12 +11,11 @@ import math
 import torch
 import torch.nn.functional as F
 
+from config import SPLITS  # action recognition: cross-subject and cross-view (`action.splits` picks among them)
 from dataloader.h36m import ACTIONS, ROOT
 from dataloader.lifting_dataset import flip_2d, flip_3d
 from models.registry import family
 from utils.codecs.uncertainty import EXTRA_CHANNELS, mode_of
-
-SPLITS = ("xsub", "xview")  # action recognition: cross-subject and cross-view
 
 
 def sequence_keys(cfg, data, subjects):

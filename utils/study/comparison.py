@@ -14,7 +14,6 @@ from utils.engine.checkpoint import training_finished
 from utils.artifact import ArtifactError, load_artifact
 from utils.study.baselines import FOOTNOTE, MARK, accuracy_baseline, marked
 from utils.engine.files import mtime as _mtime, write_csv
-from utils.stages.downstream import SPLITS
 from utils.study.summary import ways_lines
 from utils.study.tables import calibration_figure, fmt, heatmap_figure, markdown_table
 from utils.study.ways import TASKS, compared_models, ways
@@ -86,9 +85,19 @@ def _input_time(cfg, source: str) -> float:
 
 
 def trained_checkpoint(cfg, model: str, source: str, noise: float, input: str = "xy") -> Path:
-    """What main.py writes last for one row (SkateFormer trains X-sub, then X-view)."""
+    """What main.py writes last for one row (SkateFormer trains each of `action.splits` in turn)."""
     run = layout.downstream_dir(cfg, model, layout.source_tag(source, noise, input))
-    return run / ("xview" if model == "SkateFormer" else "") / "last.pt"
+    return run / (cfg.action.splits[-1] if model == "SkateFormer" else "") / "last.pt"
+
+
+def split_names(splits) -> str:
+    """'X-sub / X-view': the action protocols of a table, in `action.splits` order."""
+    return " / ".join(SPLIT_NAMES[sp] for sp in splits)
+
+
+def _top1(metrics: dict | None, split: str) -> float:
+    """Top-1 % of one protocol from a SkateFormer metrics.json (NaN when absent: not evaluated on that split)."""
+    return metrics[split]["top1"] * 100 if metrics and split in metrics else np.nan
 
 
 def _fresh(output: Path, *inputs: float) -> bool:
@@ -235,6 +244,7 @@ def ways_section(cfg, load, model: str, columns: list[str], baselines: dict, num
     rows, data = [], {"eval_sources": columns, "ways": []}
     lift_base = baselines.get("lifting", {})
     act_base = baselines.get("action", {})
+    splits = list(cfg.action.splits)
     for way in ways(cfg):
         cells, numbers = [], []
         for e in columns:
@@ -244,8 +254,8 @@ def ways_section(cfg, load, model: str, columns: list[str], baselines: dict, num
                 bases = (lift_base.get("mpjpe_mm"), lift_base.get("p_mpjpe_mm"))
                 cells.append(" / ".join(_cell(v, b, "error") for v, b in zip(values, bases)) if m else "–")
             else:
-                values = tuple(m[sp]["top1"] * 100 for sp in SPLITS) if m else (np.nan, np.nan)
-                bases = tuple(100 * accuracy_baseline(act_base[sp]) if sp in act_base else None for sp in SPLITS)
+                values = tuple(_top1(m, sp) for sp in splits)
+                bases = tuple(100 * accuracy_baseline(act_base[sp]) if sp in act_base else None for sp in splits)
                 cells.append(" / ".join(_cell(v, b, "accuracy") for v, b in zip(values, bases)) if m else "–")
             numbers.append([float(v) for v in values])
         rows.append([way.name, display_name(way.source), way.input] + cells)
@@ -255,9 +265,9 @@ def ways_section(cfg, load, model: str, columns: list[str], baselines: dict, num
                                                        f"{fmt(lift_base['p_mpjpe_mm'])}"] * len(columns))
     if not lifting and act_base:
         rows.append([ACTION_BASELINE_ROW, "–", "–"] + [" / ".join(fmt(100 * act_base[sp]["majority_top1"])
-                                                                  for sp in SPLITS)] * len(columns))
+                                                                  for sp in splits if sp in act_base)] * len(columns))
     title = ("2D→3D lifting (GraphMLP): MPJPE / P-MPJPE in mm" if lifting
-             else "action recognition (SkateFormer): top-1 % X-sub / X-view")
+             else f"action recognition (SkateFormer): top-1 % {split_names(splits)}")
     verdict = ways_lines(cfg, load, baselines, model, num_seeds)[0]
     md = [f"## Ways of using the {PROBABILISTIC} source, {title}", "",
           f"Rows: how the model was trained on the {PROBABILISTIC} artifact (`compare.uncertainty_comparison`, "
@@ -385,37 +395,38 @@ def collect_tables(cfg, out_dir: Path, baselines: dict | None = None, matched: d
 
     # 4. action recognition: train source × eval source, per split
     act_base = baselines.get("action", {})
-    acc_base = {sp: 100 * accuracy_baseline(act_base[sp]) if sp in act_base else None for sp in SPLITS}
+    splits = list(cfg.action.splits)
+    acc_base = {sp: 100 * accuracy_baseline(act_base[sp]) if sp in act_base else None for sp in splits}
     act_rows = action_sources(cfg)
     act_columns = eval_sources(act_rows)
-    acc = {sp: np.full((len(act_rows), len(act_columns)), np.nan) for sp in SPLITS}
+    acc = {sp: np.full((len(act_rows), len(act_columns)), np.nan) for sp in splits}
     shown = {}  # (split, i, j) → the cell as loaded
     for i, s in enumerate(act_rows):
         for j, e in enumerate(act_columns):
             m = load(cfg, "SkateFormer", s, 0.0, e)
             if m:
-                for sp in SPLITS:
-                    acc[sp][i, j] = shown[sp, i, j] = m[sp]["top1"] * 100
+                for sp in splits:
+                    acc[sp][i, j] = shown[sp, i, j] = _top1(m, sp)
     rows = [[display_name(s)] + [" / ".join(_cell(shown.get((sp, i, j), np.nan), acc_base[sp], "accuracy")
-                                            for sp in SPLITS)
+                                            for sp in splits)
                                  for j in range(len(act_columns))] for i, s in enumerate(act_rows)]
     if act_base:
-        rows.append([ACTION_BASELINE_ROW] + [" / ".join(fmt(100 * act_base[sp]["majority_top1"]) for sp in SPLITS)]
-                    * len(act_columns))
+        rows.append([ACTION_BASELINE_ROW] + [" / ".join(fmt(100 * act_base[sp]["majority_top1"])
+                                                        for sp in splits if sp in act_base)] * len(act_columns))
     chance = 100 * next(iter(act_base.values()))["chance"] if act_base else 100 / len(ACTIONS)
     note = sources_note(act_rows, act_columns)
-    md += [f"## Action recognition (SkateFormer): top-1 % X-sub / X-view (chance {fmt(chance)} %)", "",
+    md += [f"## Action recognition (SkateFormer): top-1 % {split_names(splits)} (chance {fmt(chance)} %)", "",
            "Baselines: chance, and the majority class of the training clips scored on the test clips; a cell must "
            "reach twice the stronger of the two." + (f" {note}" if note else "")
            + sample_note("action", cfg.action.sample_mode, cfg.action.sample_rho, act_rows), "",
            *_with_footnote(markdown_table(["trained on \\ evaluated on"] + _names(act_columns), rows))]
-    for sp in SPLITS:
+    for sp in splits:
         write_csv(out_dir / f"action_{sp}_top1.csv", ["trained_on"] + act_columns,
                   [[s, *acc[sp][i]] for i, s in enumerate(act_rows)])
         if np.isfinite(acc[sp]).any():
             heatmap_figure(out_dir / f"action_{sp}.png", acc[sp], _names(act_rows), _names(act_columns),
                            f"SkateFormer top-1 ({SPLIT_NAMES[sp]})", "%", lower_is_better=False)
-    data["action"] = {sp: acc[sp].tolist() for sp in SPLITS}
+    data["action"] = {sp: acc[sp].tolist() for sp in splits}
     data["action_sources"] = {"sources": act_rows, "eval_sources": act_columns,
                               "sample_mode": cfg.action.sample_mode, "sample_rho": cfg.action.sample_rho}
     if "SkateFormer" in compared_models(cfg):

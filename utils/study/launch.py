@@ -195,12 +195,31 @@ def local_env(local_jobs: int) -> dict[str, str]:
     return {k: v for k, v in wanted.items() if k not in os.environ}
 
 
+def critical_path(stages: list[Stage]) -> dict[str, float]:
+    """Each stage's label → the estimated seconds of the longest chain that starts with it (its own `estimate_s`
+    plus the longest chain of the stages that wait for it). `stages` lists every stage after those it needs.
+
+    With several stages ready and one free slot, the one heading the longest chain goes first: in the quick study
+    that is the TIC-TAC training (then the Probabilistic prediction and the lifters on it), not the ViTPose
+    prediction that plan order would start first."""
+    waiting: dict[str, list[str]] = {s.label: [] for s in stages}
+    for stage in stages:
+        for need in stage.needs:
+            if need in waiting:
+                waiting[need].append(stage.label)
+    remaining: dict[str, float] = {}
+    for stage in reversed(stages):
+        remaining[stage.label] = stage.estimate_s + max((remaining[w] for w in waiting[stage.label]), default=0.0)
+    return remaining
+
+
 def run_local(stages: list[Stage], cfg, config_file, force: bool = False) -> None:
     """Every stage in graph order, `local_jobs` at a time: a stage starts once the stages it waits for are done,
     and is skipped when up to date at that moment. The first failure lets the running stages finish, starts
     nothing new, and ends the study with the failed stage's command."""
     done: set[str] = set()
     pending = list(stages)
+    remaining = critical_path(stages)
     running = {}
     failed: list[str] = []
     reset: set[tuple] = set()  # timings.json entries zeroed by this run (stages add their seconds to them)
@@ -210,9 +229,10 @@ def run_local(stages: list[Stage], cfg, config_file, force: bool = False) -> Non
             scan = True
             while scan:  # a skipped stage can make the stages after it ready at once: scan again
                 scan = False
-                for stage in [s for s in pending if not failed and all(n in done for n in s.needs)]:
-                    if len(running) >= cfg.local_jobs:  # a free slot takes the first ready stage in plan order
-                        break                            # (2D and TIC-TAC first: the longest chain of the graph)
+                ready = [s for s in pending if not failed and all(n in done for n in s.needs)]
+                for stage in sorted(ready, key=lambda s: -remaining[s.label]):  # stable: ties keep plan order
+                    if len(running) >= cfg.local_jobs:  # a free slot takes the ready stage with the longest chain
+                        break                            # ahead of it (ViTPose → TIC-TAC → its prediction → …)
                     pending.remove(stage)
                     if not (force or is_stale(stage, stage.overrides, config_file)):
                         tqdm.write(f"[skip] {stage.label}: up to date")

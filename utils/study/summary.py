@@ -100,7 +100,7 @@ def _lifting_cell(cfg, load, baselines: dict, train: str, evaluated: str, key: s
 
 def _action_cell(cfg, load, baselines: dict, train: str, evaluated: str, split: str = "xsub") -> Cell:
     m = load(cfg, "SkateFormer", train, 0.0, evaluated)
-    value = m[split]["top1"] * 100 if m else None
+    value = m[split]["top1"] * 100 if m and split in m else None  # absent: X-sub not among action.splits
     split_base = baselines.get("action", {}).get(split)
     base = 100 * accuracy_baseline(split_base) if split_base else None
     return Cell(f"{train} → {evaluated}", value, "%", 1,
@@ -116,7 +116,7 @@ def way_cell(cfg, load, baselines: dict, model: str, way: Way, evaluated: str) -
         unit, kind = "mm", "error"
     else:
         split_base = baselines.get("action", {}).get("xsub")
-        value, base = (m["xsub"]["top1"] * 100 if m else None), (100 * accuracy_baseline(split_base) if split_base
+        value, base = (m["xsub"]["top1"] * 100 if m and "xsub" in m else None), (100 * accuracy_baseline(split_base) if split_base
                                                                   else None)
         unit, kind = "%", "accuracy"
     return Cell(f"{way.name} → {evaluated}", value, unit, 1,
