@@ -71,10 +71,12 @@ def _residual(prefix: str, i: int, o: int) -> dict[str, tuple]:
             f"{prefix}skip_layer.conv.weight": (o, i, 1, 1), f"{prefix}skip_layer.conv.bias": (o,)}
 
 
-def official_hourglass_shapes(*, nstack: int, d: int, joints: int) -> dict[str, tuple]:
-    """princeton-vl PoseNet state-dict names (without the file's ``model.module.`` prefix) → shapes."""
-    shapes = {"pre.0.conv.weight": (64, 3, 7, 7), "pre.0.conv.bias": (64,), **_bn("pre.0.bn", 64),
-              **_residual("pre.1.", 64, 128), **_residual("pre.3.", 128, 128), **_residual("pre.4.", 128, d)}
+def official_hourglass_shapes(*, nstack: int, d: int, joints: int, stem: tuple[int, int] = (64, 128)) -> dict[str, tuple]:
+    """princeton-vl PoseNet state-dict names (without the file's ``model.module.`` prefix) → shapes; `stem` is
+    (64, 128) in the official models."""
+    c1, c2 = stem
+    shapes = {"pre.0.conv.weight": (c1, 3, 7, 7), "pre.0.conv.bias": (c1,), **_bn("pre.0.bn", c1),
+              **_residual("pre.1.", c1, c2), **_residual("pre.3.", c2, c2), **_residual("pre.4.", c2, d)}
     for s in range(nstack):
         for level in ("", "low2.", "low2.low2.", "low2.low2.low2."):
             for name in ("up1", "low1", "low3"):
@@ -144,10 +146,13 @@ def test_vitpose_tiny_presets_match_models_md(preset, params):
     assert sum(p.numel() for p in model.parameters()) == params
 
 
-def test_hourglass_tiny_preset_matches_models_md():
+def test_hourglass_tiny_preset_has_the_official_names_with_a_narrow_stem():
     model = build_pose_model("Hourglass", "tiny", NUM_JOINTS)
-    assert _shapes(model) == official_hourglass_shapes(nstack=2, d=32, joints=NUM_JOINTS)
-    assert len(model.state_dict()) == 742 and sum(p.numel() for p in model.parameters()) == 280_738
+    assert _shapes(model) == official_hourglass_shapes(nstack=2, d=32, joints=NUM_JOINTS, stem=(16, 32))
+    assert len(model.state_dict()) == 742 and sum(p.numel() for p in model.parameters()) == 148_450
+    official_stem = build_pose_model("Hourglass", "tiny", NUM_JOINTS, stem=(64, 128))  # models.md's tiny
+    assert _shapes(official_stem) == official_hourglass_shapes(nstack=2, d=32, joints=NUM_JOINTS)
+    assert sum(p.numel() for p in official_stem.parameters()) == 280_738
 
 
 # --- converters: synthetic official-layout files ------------------------------------------------
@@ -175,7 +180,7 @@ def test_load_official_vitpose_accepts_module_prefix_and_model_wrapper():
 
 
 def test_load_official_hourglass_strips_model_module_prefix(tmp_path):
-    model = build_pose_model("Hourglass", "tiny", NUM_JOINTS)
+    model = build_pose_model("Hourglass", "tiny", NUM_JOINTS, stem=(64, 128))  # the official stem widths
     weights = random_state_dict(official_hourglass_shapes(nstack=2, d=32, joints=NUM_JOINTS))
     path = tmp_path / "checkpoint.pt"
     torch.save({"state_dict": {f"model.module.{k}": v for k, v in weights.items()}, "epoch": 3}, path)
