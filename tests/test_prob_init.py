@@ -60,4 +60,5 @@ def test_heatmaps_scale_exactly_to_the_tictac_peak(family, preset, size):
         before = model(images)
         scale_heatmap_output(model, 30.0)
         after = model(images)
-    assert torch.allclose(after, 30.0 * before, rtol=1e-4, atol=1e-5)
+    # float32 rounding of the rescaled layers: absolute, on the scale of the largest heatmap value
+    torch.testing.assert_close(after, 30.0 * before, rtol=1e-4, atol=1e-6 * float((30.0 * before).abs().max()))
