@@ -472,8 +472,8 @@ def _check_ranges(cfg: Config) -> None:
         if bad:
             raise ConfigError(f"config key 'compare.{key}' has unknown source(s) {bad}; valid: "
                               f"{', '.join(DOWNSTREAM_SOURCES_2D)}")
-    bad = [s for s in cfg.action.splits if s not in SPLITS] or (not cfg.action.splits and ["(none)"])
-    if bad or len(set(cfg.action.splits)) != len(cfg.action.splits):
+    splits = list(cfg.action.splits)
+    if not splits or any(s not in SPLITS for s in splits) or len(set(splits)) != len(splits):
         raise ConfigError(f"config key 'action.splits' = {list(cfg.action.splits)} must name each of {', '.join(SPLITS)} "
                           "at most once, and at least one (e.g. action.splits=[xsub])")
     bad = [m for m in cfg.compare.uncertainty_comparison if m not in MODELS_3D]

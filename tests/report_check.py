@@ -311,9 +311,10 @@ def heading_splits(heading: str) -> list[str]:
     return splits
 
 
-def split_cell(cell: str, splits: list[str], where: str) -> list[str]:
+def split_cell(cell: str, count: int, where: str) -> list[str]:
+    """The `count` numbers of a "a / b" cell (one per protocol, or P1 / P2)."""
     parts = cell.split(" / ")
-    assert len(parts) == len(splits), f"{where}: {cell!r} is not one number per protocol {splits}"
+    assert len(parts) == count, f"{where}: {cell!r} is not {count} number(s) separated by ' / '"
     return parts
 
 
@@ -330,7 +331,7 @@ def check_action(run: Path, heading: str, lines: list[str], baselines: dict, cou
             if not BASELINE_ROW.search(row[0]) and empty_cell(
                     row[j], eval_path(run, "SkateFormer", tag(row[0]), tag(evaluated)), f"action [{row[0]}, {evaluated}]"):
                 continue
-            cells = split_cell(row[j], splits, f"action [{row[0]}, {evaluated}]")
+            cells = split_cell(row[j], len(splits), f"action [{row[0]}, {evaluated}]")
             if BASELINE_ROW.search(row[0]):
                 expected, marks = [100 * act[s]["majority_top1"] for s in splits], [None] * len(splits)
             else:
@@ -371,7 +372,7 @@ def check_ways(run: Path, heading: str, lines: list[str], baselines: dict, count
                     splits = heading_splits(heading)
                     expected = [100 * m[s]["top1"] for s in splits]
                     marks = [accuracy_mark(e, bar.get(s)) if act else None for e, s in zip(expected, splits)]
-            for cell, value, mark in zip(split_cell(row[j], list(range(len(expected))), where), expected, marks):
+            for cell, value, mark in zip(split_cell(row[j], len(expected), where), expected, marks):
                 check_number(cell, value, where, counter, mark)
 
 
