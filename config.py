@@ -177,6 +177,7 @@ class PredictConfig:
 @dataclass(frozen=True)
 class EvaluateConfig:
     num_samples: int = 8                         # Monte-Carlo samples of a Probabilistic evaluation source
+    batch_size: int = 256                        # windows / clips per step of every downstream validation and evaluation
 
 
 @dataclass(frozen=True)
@@ -495,6 +496,8 @@ def _check_ranges(cfg: Config) -> None:
             raise ConfigError(f"config key '{section}.batch_size' = {part.batch_size} must be ≥ 1")
         if not (math.isfinite(part.lr) and part.lr > 0):
             raise ConfigError(f"config key '{section}.lr' = {part.lr} must be a positive number")
+    if cfg.evaluate.batch_size < 1:
+        raise ConfigError(f"config key 'evaluate.batch_size' = {cfg.evaluate.batch_size} must be ≥ 1")
     for key in ("hourglass_lr", "hourglass_sigma"):
         value = getattr(cfg.pose2d, key)
         if not (math.isfinite(value) and value >= 0):

@@ -52,8 +52,8 @@ def train_lifter(cfg, data, device, run_dir):
         model=model, model_name="GraphMLP", model_kwargs=kwargs, optimizer=optimizer, scheduler=scheduler,
         train_loader=make_loader(train_set, batch_size=c.batch_size, shuffle=True, num_workers=cfg.data.num_workers,
                                  seed=cfg.seed, drop_last=True, device=device),
-        val_loader=make_loader(val_set, batch_size=c.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
-                               seed=cfg.seed, device=device),
+        val_loader=make_loader(val_set, batch_size=cfg.evaluate.batch_size, shuffle=False,
+                               num_workers=cfg.data.num_workers, seed=cfg.seed, device=device),
         train_step=downstream.lifting_train_step, eval_step=downstream.make_lifting_eval_step(c.test_flip),
         run_dir=run_dir, config=to_dict(cfg), epochs=c.epochs, device=device, amp=cfg.runtime.amp,
         resume=cfg.resume, desc=f"GraphMLP[{run_dir.name}]", on_epoch_start=train_set.set_epoch,
@@ -81,8 +81,8 @@ def train_action(cfg, data, device, run_dir, split):
     trainer = Trainer(
         model=model, model_name="SkateFormer", model_kwargs=kwargs, optimizer=optimizer, scheduler=scheduler,
         scheduler_per_step=True, train_loader=train_loader,
-        val_loader=make_loader(val_set, batch_size=c.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
-                               seed=cfg.seed, device=device),
+        val_loader=make_loader(val_set, batch_size=cfg.evaluate.batch_size, shuffle=False,
+                               num_workers=cfg.data.num_workers, seed=cfg.seed, device=device),
         train_step=downstream.make_action_train_step(c.label_smoothing), eval_step=downstream.action_eval_step,
         run_dir=run_dir / split, config=to_dict(cfg), epochs=c.epochs, device=device, amp=cfg.runtime.amp,
         grad_clip=c.grad_clip, resume=cfg.resume, desc=f"SkateFormer[{run_dir.name}/{split}]",
@@ -108,4 +108,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    run(main, reads=("model_2D_prediction", "model_3D_prediction", "noise_std", "resume", "data", "runtime", "lifting", "action"))
+    run(main, reads=("model_2D_prediction", "model_3D_prediction", "noise_std", "resume", "data", "runtime", "lifting", "action",
+                      "evaluate"))

@@ -31,7 +31,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import lfilter
 
 from dataloader.camera import normalize_screen_coordinates
 from dataloader.h36m import NUM_JOINTS, get_camera, subject_id
@@ -70,6 +69,7 @@ def standard_normal_path(rng: np.random.Generator, frames: np.ndarray, dim: int,
     if mode == "window":
         return np.broadcast_to(rng.standard_normal(dim), (len(frames), dim))
     if mode == "ar1":
+        from scipy.signal import lfilter  # here, not at the top: scipy.signal takes ~1 s to import in every stage
         first = int(frames.min())
         eps = rng.standard_normal((int(frames.max()) - first + 1, dim))
         c = np.sqrt(1.0 - rho ** 2)

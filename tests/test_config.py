@@ -49,6 +49,7 @@ def test_profile_applies_on_top_of_the_file():
     (["data.cameras=[7]"], "'data.cameras' = [7] must list camera indices in 0..3"),
     (["noise_std=.inf"], "'noise_std' = inf must be finite"),
     (["lifting.batch_size=0"], "'lifting.batch_size' = 0 must be ≥ 1"),
+    (["evaluate.batch_size=0"], "'evaluate.batch_size' = 0 must be ≥ 1"),
     (["pose2d.lr=-1"], "'pose2d.lr' = -1.0 must be a positive number"),
     (["action.splits=[xsub, xcam]"], "'action.splits' = ['xsub', 'xcam'] must name each of xsub, xview"),
     (["action.splits=[]"], "'action.splits' = [] must name each of xsub, xview"),

@@ -14,6 +14,7 @@ from timm.layers import DropPath
 from dataloader.h36m import JOINT_NAMES, NUM_JOINTS
 from models.GraphMLP import GRAPHMLP_PRESETS, GraphMLP, load_official_graphmlp
 from models.GraphMLP.graph import spatial_adjacency
+from models.GraphMLP.graphmlp import Gcn
 from models.SkateFormer import (NUM_POINTS, SKATEFORMER_PRESETS, SkateFormer, load_official_skateformer,
                                 skate_type_sizes, to_skateformer_layout)
 from models.SkateFormer.partition import LAYOUT
@@ -73,6 +74,22 @@ def test_graphmlp_adjacency_is_one_shared_frozen_tensor():
     assert all(sd[name].data_ptr() == model.A.data_ptr() for name in names)
     assert not model.A.requires_grad
     np.testing.assert_array_equal(model.A.numpy(), spatial_adjacency())
+
+
+def test_gcn_equals_the_official_1x1_convolution_then_adjacency():
+    """Official mlp_gcn.py GCN: conv (1×1 Conv2d) → view (B, K, C, T, J) → einsum('nkctv,kvw->nctw', x, A)."""
+    torch.manual_seed(0)
+    A = torch.nn.Parameter(torch.as_tensor(spatial_adjacency(), dtype=torch.float32), requires_grad=False)
+    gcn = Gcn(6, 5, A)
+    x = torch.randn(3, 6, 1, NUM_JOINTS, requires_grad=True)
+    conv = torch.nn.functional.conv2d(x, gcn.conv.weight, gcn.conv.bias)  # (B, K·C, 1, J)
+    official = torch.einsum("nkctv,kvw->nctw", conv.view(3, A.shape[0], 5, 1, NUM_JOINTS), A)
+    ours = gcn(x)
+    assert ours.shape == (3, 5, 1, NUM_JOINTS)
+    torch.testing.assert_close(ours, official)
+    g_ours, = torch.autograd.grad(ours.square().sum(), x)
+    g_official, = torch.autograd.grad(official.square().sum(), x)
+    torch.testing.assert_close(g_ours, g_official)
 
 
 @pytest.mark.parametrize("name", ["tiny", "tiny27"])

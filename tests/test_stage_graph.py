@@ -42,6 +42,8 @@ def test_every_stage_waits_for_what_writes_its_inputs():
     assert len(downstream) == 2 * (5 + 1 + 2)  # 5 lifting sources + 1 noise level + 2 action sources
     assert set(downstream) <= set(graph[COMPARISON])
     assert graph["figures"] == [COMPARISON]
+    # the 2D estimators' figures only wait for their predictions, not for the probabilistic stages
+    assert graph["figures 2D"] == ["predict 2D Hourglass", "predict 2D ViTPose"]
     # the matched noise level's row (known once the Probabilistic 2D exists) trains beside the other rows
     assert graph[MATCHED] == ["predict 2D Probabilistic", "inspect", "predict 2D Hourglass", "predict 2D ViTPose"]
     assert MATCHED in graph[COMPARISON]

@@ -76,7 +76,7 @@ def evaluate_lifter(cfg, data, device, ckpt_path: Path, keys, fix: str):
     source = dataclasses.replace(sampled, cholesky=None)  # the evaluation itself reads the means
     mode = downstream.checkpoint_input_mode(ckpt["model_kwargs"])  # the source is read with the trained channels
     dataset = LiftingDataset(data, keys, source, frames, input_mode=mode)
-    loader = make_loader(dataset, batch_size=cfg.lifting.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
+    loader = make_loader(dataset, batch_size=cfg.evaluate.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
                          seed=cfg.seed, device=device)
     pred, target, index, actions = _predict(model, loader, cfg.lifting.test_flip, device, "evaluate")
     return model, {"predictions": pred, "targets": target, "index": index, "actions": actions,
@@ -125,7 +125,7 @@ def monte_carlo_spread(cfg, data, device, model, keys, result: dict) -> dict:
     for k in range(cfg.evaluate.num_samples):
         dataset = LiftingDataset(data, keys, source, result["frames"], seed=cfg.seed + 1 + k,
                                  input_mode=result.get("input_mode", "xy"))
-        loader = make_loader(dataset, batch_size=cfg.lifting.batch_size, shuffle=False,
+        loader = make_loader(dataset, batch_size=cfg.evaluate.batch_size, shuffle=False,
                              num_workers=cfg.data.num_workers, seed=cfg.seed, device=device)
         samples.append(_predict(model, loader, cfg.lifting.test_flip, device, f"sample {k + 1}")[0])
     return monte_carlo_statistics(np.stack(samples), result["predictions"], result["targets"], result["actions"])
@@ -139,7 +139,7 @@ def evaluate_actions(cfg, data, device, ckpt_path: Path, split: str, fix: str) -
     source = build_source(cfg, data, test_keys, cfg.model_2D_dataset, sample=False)
     dataset = ActionClipDataset(data, test_keys, source, ckpt["model_kwargs"]["num_frames"], cfg.action.clip_stride,
                                 input_mode=downstream.checkpoint_input_mode(ckpt["model_kwargs"]))
-    loader = make_loader(dataset, batch_size=cfg.action.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
+    loader = make_loader(dataset, batch_size=cfg.evaluate.batch_size, shuffle=False, num_workers=cfg.data.num_workers,
                          seed=cfg.seed, device=device)
     correct, labels = [], []
     for batch in tqdm(loader, desc=f"evaluate {split}", leave=False, dynamic_ncols=True):

@@ -52,7 +52,7 @@ class StageJob:
     """One stage as a job: its commands in order, then its `.done` markers and its seconds in timings.json."""
     label: str
     commands: list[list[str]]            # argv of each command (python or torchrun first)
-    markers: list[str] = field(default_factory=list)   # `.done` files to touch once every command succeeded
+    markers: list[str] = field(default_factory=list)   # `.done*` files to touch once every command succeeded
     run_dir: str = ""                    # the run folder whose timings.json gets the seconds
     timing: str = ""                     # the timings.json entry (seconds add up: several stages may share one)
     state_dir: str = ""                  # where the job writes its state (`--status`); "" = nowhere
@@ -165,7 +165,7 @@ def stage_job(stage: Stage, cfg, config_file, extra_gpus: int = 0) -> StageJob:
             commands.append([*launch, script, *args, *config, *stage.overrides])
         else:  # modules (data generator, inspect) take their own flags, not overrides
             commands.append([sys.executable, "-m", script, *args])
-    return StageJob(stage.label, commands, markers=[str(p) for p in stage.outputs if p.name == ".done"],
+    return StageJob(stage.label, commands, markers=[str(p) for p in stage.outputs if p.name.startswith(".done")],
                     run_dir=str(stage.run_dir), timing=stage.timing or stage.name,
                     state_dir=str(jobs_folder(cfg) / "state"))
 

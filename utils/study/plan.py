@@ -147,8 +147,12 @@ def run_stages(cfg, data_inputs: list[Path], force: bool = False) -> list[Stage]
                         outputs=[compare_dir / "tables.md"], always=True, estimate_s=60,
                         needs=[s.name for s in stages if s.kind in ("predict", "train_downstream", "evaluate")]))
     figures = layout.figures_dir(cfg)
+    # the 2D estimators' figures need only their predictions: drawn while the slow probabilistic stages run
+    stages.append(Stage("figures 2D", list(FIGURE_COMMANDS_2D), outputs=[figures / ".done_2d"],
+                        inputs=[layout.prediction_dir(cfg, m) / "meta.json" for m in MODELS_2D], estimate_s=15,
+                        needs=[f"predict 2D {m}" for m in MODELS_2D]))
     stages.append(Stage("figures", list(FIGURE_COMMANDS), outputs=[figures / ".done"],
-                        inputs=[compare_dir / "tables.md"], estimate_s=60, needs=[COMPARISON]))
+                        inputs=[compare_dir / "tables.md"], estimate_s=45, needs=[COMPARISON]))
     return stages
 
 
@@ -225,9 +229,8 @@ def is_stale(stage: Stage, overrides: list[str], config_file=None) -> bool:
 
 
 PROBABILISTIC = ["model_2D_prediction=Probabilistic", "model_2D_dataset=Probabilistic"]
+FIGURE_COMMANDS_2D = tuple(("visualisation2D.py", [f"vis.source={m}"]) for m in MODELS_2D)
 FIGURE_COMMANDS = (
-    ("visualisation2D.py", ["vis.source=ViTPose"]),
-    ("visualisation2D.py", ["vis.source=Hourglass"]),
     ("visualisation2Dprobpose.py", []),
     ("visualisation3D.py", ["model_2D_prediction=GroundTruth", "model_2D_dataset=GroundTruth"]),
     ("visualisation3D.py", PROBABILISTIC),
