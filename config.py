@@ -100,6 +100,7 @@ class Pose2DConfig:
     lr_schedule: str = choice("step", "cosine")  # step: ×0.1 at lr_steps (ViTPose/mmpose recipe); cosine: to 1 % by the last epoch
     hourglass_epochs: int = 0                    # epochs of the Hourglass run; 0 = `epochs`
     hourglass_lr: float = 0.0                    # peak lr of the Hourglass run; 0 = `lr`
+    hourglass_batch_size: int = 0                # samples per step of the Hourglass run; 0 = `batch_size`
     hourglass_sigma: float = 0.0                 # heatmap σ of the Hourglass; 0 = `sigma`
     grad_clip: float = 1.0                       # L2 max-norm; 0 = off
     sigma: float = 2.0                           # Gaussian target std in heatmap pixels
@@ -498,6 +499,9 @@ def _check_ranges(cfg: Config) -> None:
             raise ConfigError(f"config key '{section}.lr' = {part.lr} must be a positive number")
     if cfg.evaluate.batch_size < 1:
         raise ConfigError(f"config key 'evaluate.batch_size' = {cfg.evaluate.batch_size} must be ≥ 1")
+    if cfg.pose2d.hourglass_batch_size < 0:
+        raise ConfigError(f"config key 'pose2d.hourglass_batch_size' = {cfg.pose2d.hourglass_batch_size} must be ≥ 0 "
+                          "(0 = pose2d.batch_size)")
     for key in ("hourglass_lr", "hourglass_sigma"):
         value = getattr(cfg.pose2d, key)
         if not (math.isfinite(value) and value >= 0):

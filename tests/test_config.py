@@ -50,6 +50,7 @@ def test_profile_applies_on_top_of_the_file():
     (["noise_std=.inf"], "'noise_std' = inf must be finite"),
     (["lifting.batch_size=0"], "'lifting.batch_size' = 0 must be ≥ 1"),
     (["evaluate.batch_size=0"], "'evaluate.batch_size' = 0 must be ≥ 1"),
+    (["pose2d.hourglass_batch_size=-1"], "'pose2d.hourglass_batch_size' = -1 must be ≥ 0"),
     (["pose2d.lr=-1"], "'pose2d.lr' = -1.0 must be a positive number"),
     (["action.splits=[xsub, xcam]"], "'action.splits' = ['xsub', 'xcam'] must name each of xsub, xview"),
     (["action.splits=[]"], "'action.splits' = [] must name each of xsub, xview"),
@@ -124,3 +125,14 @@ def test_hourglass_lr_and_sigma_fall_back_to_the_shared_keys():
     assert (sigma_of(cfg, "Hourglass"), sigma_of(cfg, "ViTPose")) == (2.0, 1.0)
     cfg.pose2d.hourglass_lr = cfg.pose2d.hourglass_sigma = 0
     assert (lr_of(cfg, "Hourglass"), sigma_of(cfg, "Hourglass")) == (0.002, 1.0)
+
+
+def test_hourglass_batch_size_falls_back_to_the_shared_key():
+    """`pose2d.hourglass_batch_size` sets the Hourglass's training batch only; 0 means `pose2d.batch_size`."""
+    from types import SimpleNamespace
+
+    from utils.stages.estimator import batch_size_of
+    cfg = SimpleNamespace(pose2d=SimpleNamespace(batch_size=32, hourglass_batch_size=16))
+    assert (batch_size_of(cfg, "Hourglass"), batch_size_of(cfg, "ViTPose")) == (16, 32)
+    cfg.pose2d.hourglass_batch_size = 0
+    assert batch_size_of(cfg, "Hourglass") == 32

@@ -201,6 +201,12 @@ def lr_of(cfg, name: str) -> float:
     return pose2d_setting(cfg, name, "lr")
 
 
+def batch_size_of(cfg, name: str) -> int:
+    """Samples per training step of the 2D model `name`: `pose2d.hourglass_batch_size` for the Hourglass when
+    set, else `pose2d.batch_size` (the official recipes differ: ViTPose 64 per GPU, the Stacked Hourglass 16)."""
+    return pose2d_setting(cfg, name, "batch_size")
+
+
 def sigma_of(cfg, name: str) -> float:
     """Heatmap target σ (heatmap px) of the 2D model `name`: `pose2d.hourglass_sigma` for the Hourglass when
     set, else `pose2d.sigma`. The official recipes differ: ViTPose σ = 2 on 64×48 heatmaps (mmpose
