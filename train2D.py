@@ -52,8 +52,8 @@ def main(argv):
             logger.info("%s: heatmaps scaled ×1/%g from the TIC-TAC run's prob.heatmap_peak", key, report.heatmap_peak)
     train_set, val_set = estimator.build_datasets(cfg, data, model, cfg.seed, name)
     c = cfg.pose2d
-    train_loader = make_loader(train_set, batch_size=estimator.batch_size_of(cfg, name), shuffle=True, num_workers=cfg.data.num_workers,
-                               seed=cfg.seed, drop_last=True, device=device)
+    train_loader = make_loader(train_set, batch_size=estimator.batch_size_of(cfg, name), shuffle=True,
+                               num_workers=cfg.data.num_workers, seed=cfg.seed, drop_last=True, device=device)
     model = model.to(device)
     optimizer = estimator.build_optimizer(cfg, model, estimator.lr_of(cfg, name))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
