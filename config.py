@@ -499,7 +499,7 @@ def _check_ranges(cfg: Config) -> None:
             raise ConfigError(f"config key '{section}.lr' = {part.lr} must be a positive number")
     if cfg.evaluate.batch_size < 1:
         raise ConfigError(f"config key 'evaluate.batch_size' = {cfg.evaluate.batch_size} must be ≥ 1")
-    for key in ("hourglass_lr", "hourglass_batch_size", "hourglass_sigma"):
+    for key in ("hourglass_epochs", "hourglass_lr", "hourglass_batch_size", "hourglass_sigma"):
         value = getattr(cfg.pose2d, key)
         if not (math.isfinite(value) and value >= 0):
             raise ConfigError(f"config key 'pose2d.{key}' = {value} must be ≥ 0 (0 = the shared key)")

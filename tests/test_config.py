@@ -51,6 +51,7 @@ def test_profile_applies_on_top_of_the_file():
     (["lifting.batch_size=0"], "'lifting.batch_size' = 0 must be ≥ 1"),
     (["evaluate.batch_size=0"], "'evaluate.batch_size' = 0 must be ≥ 1"),
     (["pose2d.hourglass_batch_size=-1"], "'pose2d.hourglass_batch_size' = -1 must be ≥ 0"),
+    (["pose2d.hourglass_epochs=-2"], "'pose2d.hourglass_epochs' = -2 must be ≥ 0"),
     (["pose2d.lr=-1"], "'pose2d.lr' = -1.0 must be a positive number"),
     (["action.splits=[xsub, xcam]"], "'action.splits' = ['xsub', 'xcam'] must name each of xsub, xview"),
     (["action.splits=[]"], "'action.splits' = [] must name each of xsub, xview"),
