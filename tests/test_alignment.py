@@ -14,7 +14,6 @@
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -105,8 +104,9 @@ class GaussianOracle(nn.Module):
     def __init__(self, registry: dict, sequences: list[str]):
         super().__init__()
         self.registry, self.sequences = registry, sequences
-        # the stage reads input_size and heatmap_size from model.pose_model (not a submodule: no cycle)
-        self.pose_model = SimpleNamespace(input_size=self.input_size, heatmap_size=self.heatmap_size)
+        # the stage reads input_size and heatmap_size from model.pose_model, and folds its BatchNorm (it has none)
+        self.pose_model = nn.Module()
+        self.pose_model.input_size, self.pose_model.heatmap_size = self.input_size, self.heatmap_size
 
     def forward(self, images: torch.Tensor) -> dict:
         ids, mirrored = read_stamps(images)

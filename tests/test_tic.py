@@ -242,3 +242,43 @@ def test_tic_chunk_size_changes_no_number():
         with torch.no_grad():
             outputs[chunk] = method_set.models["TIC"](images)["covariance"]
     torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-5, atol=1e-7)
+
+
+def test_folding_batchnorm_keeps_the_gaussians_and_leaves_it_out_of_the_jacobian():
+    """models.pose2d.fold_batchnorm (get2Dpredictions_prob_pose.py): ViTPose's deconvolution + BatchNorm pairs become
+    one convolution each, and the TIC mean and covariance stay what the unfolded network gives (float rounding);
+    the Stacked Hourglass (BatchNorm before its convolutions) is left as it is."""
+    import copy
+
+    from models.pose2d import build_pose_model, fold_batchnorm
+    from utils.stages.prob_estimator import build_method_set
+
+    torch.manual_seed(0)
+    pose = build_pose_model("ViTPose", "tiny64", 17)
+    model = build_method_set(pose, ["TIC"], {}).models["TIC"].eval()
+    with torch.no_grad():  # running statistics and a bottleneck that is not zero: a non-trivial fold and Jacobian
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
+        for module in (model.bottleneck, model.pose_model.keypoint_head):  # mmpose's std 0.001 and a zero bottleneck
+            for weight in module.parameters():                           # would leave G ≈ 0
+                if weight.dim() > 1:
+                    nn.init.normal_(weight, std=0.3)
+    images = torch.randn(3, 3, *pose.input_size)
+    folded = copy.deepcopy(model)
+    fold_batchnorm(folded.pose_model)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.pose_model.modules())
+    with torch.no_grad():
+        expected, got = model(images), folded(images)
+    assert expected["jacobian_gram"].abs().max() > 1e-3  # the Jacobian is not trivially zero
+    torch.testing.assert_close(got["mean"], expected["mean"], rtol=1e-5, atol=1e-4)
+    scale = expected["covariance"].abs().max().item()  # float32 rounding of two orders of the same sums
+    torch.testing.assert_close(got["covariance"], expected["covariance"], rtol=1e-4, atol=1e-5 * scale)
+
+    hourglass = build_pose_model("Hourglass", "tiny", 17)
+    norms = sum(isinstance(m, nn.BatchNorm2d) for m in hourglass.modules())
+    fold_batchnorm(hourglass)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in hourglass.modules()) == norms > 0
