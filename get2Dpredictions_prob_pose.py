@@ -49,8 +49,7 @@ def main(argv):
                                                     cfg.prob.tic_chunk_size)
     method_set.load_state_dict(ckpt["model"])
     model = method_set.models[method].to(device).eval()
-    fold_batchnorm(model.pose_model)  # same Gaussians up to float rounding, about 2× faster TIC Jacobians on a CPU
-    pose = model.pose_model
+    pose = fold_batchnorm(model.pose_model)  # same Gaussians up to float rounding, about 2× faster TIC Jacobians on a CPU
 
     data = load_human36m(cfg.data_root, cfg.data.frame_template, subjects=estimator.prediction_subjects(cfg),
                          actions=cfg.data.actions or None)
