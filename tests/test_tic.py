@@ -244,18 +244,14 @@ def test_tic_chunk_size_changes_no_number():
     torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-5, atol=1e-7)
 
 
-def test_folding_batchnorm_keeps_the_gaussians_and_leaves_it_out_of_the_jacobian():
-    """models.pose2d.fold_batchnorm (get2Dpredictions_prob_pose.py): ViTPose's deconvolution + BatchNorm pairs become
-    one convolution each, and the TIC mean and covariance stay what the unfolded network gives (float rounding);
-    the Stacked Hourglass (BatchNorm before its convolutions) is left as it is."""
-    import copy
-
-    from models.pose2d import build_pose_model, fold_batchnorm
+def _vitpose_tic_with_nontrivial_batchnorm():
+    """ViTPose tiny64 under a TIC head, with random BatchNorm statistics and weights large enough that G is not ≈ 0."""
+    from models.pose2d import build_pose_model
     from utils.stages.prob_estimator import build_method_set
 
     torch.manual_seed(0)
     pose = build_pose_model("ViTPose", "tiny64", 17)
-    model = build_method_set(pose, ["TIC"], {}).models["TIC"].eval()
+    model = build_method_set(pose, ["TIC"], {}).models["TIC"]
     with torch.no_grad():  # running statistics and a bottleneck that is not zero: a non-trivial fold and Jacobian
         for module in model.modules():
             if isinstance(module, nn.BatchNorm2d):
@@ -267,7 +263,19 @@ def test_folding_batchnorm_keeps_the_gaussians_and_leaves_it_out_of_the_jacobian
             for weight in module.parameters():                           # would leave G ≈ 0
                 if weight.dim() > 1:
                     nn.init.normal_(weight, std=0.3)
-    images = torch.randn(3, 3, *pose.input_size)
+    return model, torch.randn(3, 3, *pose.input_size)
+
+
+def test_folding_batchnorm_keeps_the_gaussians_and_leaves_it_out_of_the_jacobian():
+    """models.pose2d.fold_batchnorm (get2Dpredictions_prob_pose.py): ViTPose's deconvolution + BatchNorm pairs become
+    one convolution each, and the TIC mean and covariance stay what the unfolded network gives (float rounding);
+    the Stacked Hourglass (BatchNorm before its convolutions) is left as it is."""
+    import copy
+
+    from models.pose2d import build_pose_model, fold_batchnorm
+
+    model, images = _vitpose_tic_with_nontrivial_batchnorm()
+    model.eval()
     folded = copy.deepcopy(model)
     fold_batchnorm(folded.pose_model)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.pose_model.modules())
@@ -282,3 +290,39 @@ def test_folding_batchnorm_keeps_the_gaussians_and_leaves_it_out_of_the_jacobian
     norms = sum(isinstance(m, nn.BatchNorm2d) for m in hourglass.modules())
     fold_batchnorm(hourglass)
     assert sum(isinstance(m, nn.BatchNorm2d) for m in hourglass.modules()) == norms > 0
+
+
+def test_training_folds_batchnorm_only_inside_the_tic_jacobian(monkeypatch):
+    """ProbabilisticPoseModel.jacobian_terms (TIC training, G without gradient) folds ViTPose's BatchNorm for the
+    derivatives only: same G Gᵀ as the unfolded network, the BatchNorm layers back afterwards (state dict keys,
+    gradients of the mean path, running statistics updated in training), and a fold in training mode is refused."""
+    import contextlib
+
+    import models.tictac.probabilistic as probabilistic
+    from models.pose2d import batchnorm_folded
+
+    model, images = _vitpose_tic_with_nontrivial_batchnorm()
+    model.train()
+    keys = set(model.state_dict())
+    norm = next(m for m in model.pose_model.keypoint_head.modules() if isinstance(m, nn.BatchNorm2d))
+    before = norm.running_mean.clone()
+    folded = model(images)
+    assert set(model.state_dict()) == keys and norm in set(model.modules())
+    assert not torch.equal(norm.running_mean, before)  # the mean's forward still normalised with batch statistics
+    folded["mean"].sum().backward()
+    assert norm.weight.grad is not None and norm.weight.grad.abs().max() > 0
+
+    monkeypatch.setattr(probabilistic, "batchnorm_folded", lambda module: contextlib.nullcontext())
+    model.eval()
+    with torch.no_grad():
+        expected = model(images)["jacobian_gram"]
+    monkeypatch.undo()
+    with torch.no_grad():
+        got = model(images)["jacobian_gram"]
+    assert expected.abs().max() > 1e-3
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5 * expected.abs().max().item())
+
+    model.train()
+    with pytest.raises(RuntimeError, match="eval mode"):
+        with batchnorm_folded(model.pose_model):
+            pass
