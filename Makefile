@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/requirements.stamp
 EXPERIMENT ?= synthetic_quick
+STANDARD ?= synthetic_standard
 
 .PHONY: demo test data bench inspect readme clean-venv
 
@@ -31,9 +32,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench $(ARGS)
 
-# copy the measured tables (report.md of the demo, bench.md) into README.md between their markers
+# copy the measured tables (report.md of the demo and, where it exists, of the standard profile; bench.md) into
+# README.md between their markers
 readme: $(STAMP)
 	$(PY) -m utils.study.readme results checkpoint/$(EXPERIMENT)/report.md
+	@test ! -f checkpoint/$(STANDARD)/report.md || $(PY) -m utils.study.readme standard checkpoint/$(STANDARD)/report.md
 	$(PY) -m utils.study.readme bench bench/results/bench.md
 
 clean-venv:

@@ -49,6 +49,12 @@ def test_cli_writes_the_readme_and_refuses_a_missing_source(tmp_path, capsys):
     assert "| data | 11 |" in readme.read_text() and "old table" not in readme.read_text()
     assert main(["bench", str(tmp_path / "missing.md"), "--readme", str(readme)]) == 1
     assert "run `make bench` first" in capsys.readouterr().err
+    assert main(["standard", str(report), "--readme", str(readme)]) == 1  # the README has no standard block
+    assert "standard:begin" in capsys.readouterr().err
+    readme.write_text(README + "<!-- standard:begin -->\n<!-- standard:end -->\n")
+    assert main(["standard", str(report), "--readme", str(readme)]) == 0
+    standard = readme.read_text().split("<!-- standard:begin -->")[1]
+    assert "### 2D estimators" in standard and "| data | 11 |" in standard
 
 
 def code_map_paths(readme: str) -> set[str]:

@@ -1,11 +1,13 @@
 """Copy measured tables into README.md, so its numbers are the ones the code wrote.
 
-README.md holds two generated blocks between HTML comments:
+README.md holds three generated blocks between HTML comments:
 
-    <!-- results:begin --> … <!-- results:end -->   the tables of checkpoint/<experiment>/report.md (`make demo`)
-    <!-- bench:begin --> … <!-- bench:end -->       bench/results/bench.md (`make bench`)
+    <!-- results:begin --> … <!-- results:end -->    the tables of checkpoint/<experiment>/report.md (`make demo`)
+    <!-- standard:begin --> … <!-- standard:end -->  the same for the longer profile (`profile=standard`)
+    <!-- bench:begin --> … <!-- bench:end -->        bench/results/bench.md (`make bench`)
 
     python -m utils.study.readme results checkpoint/synthetic_quick/report.md
+    python -m utils.study.readme standard checkpoint/synthetic_standard/report.md
     python -m utils.study.readme bench bench/results/bench.md
 
 Only the text between the markers changes. Figures (links into the git-ignored checkpoint folder)
@@ -18,7 +20,8 @@ import re
 import sys
 from pathlib import Path
 
-BLOCKS = ("results", "bench")
+BLOCKS = ("results", "standard", "bench")
+REPORT_BLOCKS = {"results": "make demo", "standard": "python study.py profile=standard experiment=synthetic_standard"}
 
 
 def markers(name: str) -> tuple[str, str]:
@@ -58,15 +61,15 @@ def bench_table(bench: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("block", choices=BLOCKS)
-    parser.add_argument("source", type=Path, help="report.md (results) or bench.md (bench)")
+    parser.add_argument("source", type=Path, help="report.md (results, standard) or bench.md (bench)")
     parser.add_argument("--readme", type=Path, default=Path("README.md"))
     args = parser.parse_args(argv)
     if not args.source.is_file():
-        make = "make demo" if args.block == "results" else "make bench"
+        make = REPORT_BLOCKS.get(args.block, "make bench")
         print(f"error: {args.source} not found; run `{make}` first", file=sys.stderr)
         return 1
     text = args.source.read_text()
-    body = report_tables(text) if args.block == "results" else bench_table(text)
+    body = report_tables(text) if args.block in REPORT_BLOCKS else bench_table(text)
     try:
         updated = splice(args.readme.read_text(), args.block, body)
     except ValueError as exc:
