@@ -1,6 +1,7 @@
 """Stage 5: the cross-source comparison. Trains and evaluates what is missing (or only collects what
 exists, with --collect-only), computes the trivial baselines from the data (compare/baselines.json:
-mean pose in the box, mean training 3D pose, chance and majority class; utils/study/baselines.py), then
+mean pose in the box, mean training 3D pose, chance and majority class; utils/study/baselines.py) and each
+2D artifact's error per joint (compare/joints2d.json, utils/study/joints2d.py), then
 writes the train-source × eval-source tables for P1/P2, the noise-baseline table, the Monte-Carlo
 table with its 3D calibration figure and the action-recognition table as markdown + CSV + figures in
 checkpoint/<experiment>/compare/, every cell that does not beat its baseline by 2× marked †.
@@ -30,10 +31,13 @@ import logging
 import sys
 import time
 
+import numpy as np
+
 from config import load_config, split_argv
 from dataloader.reader import DataError, load_human36m
 from utils.engine.cli import call, run
 from utils.stages.downstream import input_mode
+from utils.study import joints2d
 from utils.study.baselines import compute_baselines
 from utils.study.comparison import BASELINES_FILE, collect_tables, matched_noise, planned_runs, read_baselines
 
@@ -94,6 +98,8 @@ def main(argv):
                              actions=cfg.data.actions or None)
         baselines = compute_baselines(cfg, data)
         (out_dir / BASELINES_FILE).write_text(json.dumps(baselines, indent=1))
+        mean_pose = np.asarray(baselines["pose2d"]["boxes"]["keypoints"]["mean_pose"])
+        (out_dir / joints2d.FILE).write_text(json.dumps(joints2d.joint_errors(cfg, data, mean_pose), indent=1))
     except DataError as err:  # --collect-only on results without their data: keep the baselines already written
         baselines = read_baselines(out_dir)
         logger.warning("baselines not recomputed (%s); %s", err,

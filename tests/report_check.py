@@ -400,6 +400,34 @@ def check_baselines_table(lines: list[str], baselines: dict, counter: Counter) -
                          counter)
 
 
+# the per-joint table's columns, written out again: column → Human3.6M joint names (left and right averaged)
+JOINT_COLUMNS = {"hip (root)": ["Hip"], "hips": ["LHip", "RHip"], "knees": ["LKnee", "RKnee"],
+                 "feet": ["LFoot", "RFoot"], "spine": ["Spine"], "thorax": ["Thorax"], "neck/nose": ["Neck/Nose"],
+                 "head": ["Head"], "shoulders": ["LShoulder", "RShoulder"], "elbows": ["LElbow", "RElbow"],
+                 "wrists": ["LWrist", "RWrist"]}
+
+
+def check_joints2d(run: Path, lines: list[str], counter: Counter) -> None:
+    """The per-joint 2D table against compare/joints2d.json: each column the mean of its joints (all 17 for 'all
+    joints'), † against the baseline row's same column."""
+    header, rows = one_table(lines, "2D error per joint")
+    assert header == ["2D source", *JOINT_COLUMNS, "all joints"], header
+    data = read_json(run / "compare" / "joints2d.json")
+    names = data["joints"]
+
+    def columns(values: list) -> list:
+        by_name = dict(zip(names, values))
+        return [sum(by_name[n] for n in joints) / len(joints) for joints in JOINT_COLUMNS.values()] \
+            + [sum(values) / len(values)]
+    baseline = columns(data["baseline"])
+    assert [r[0] for r in rows] == [*data["sources"], "mean pose in the keypoints box (baseline)"]
+    for row in rows:
+        values = baseline if BASELINE_ROW.search(row[0]) else columns(data["sources"][row[0]])
+        for column, value, base, cell in zip(header[1:], values, baseline, row[1:]):
+            mark = None if BASELINE_ROW.search(row[0]) else error_mark(value, base)
+            check_number(cell, value, f"2D per joint {row[0]} {column}", counter, mark)
+
+
 def check_compare_sections(run: Path, parts: dict, baselines: dict, counter: Counter) -> set[str]:
     """Check the sections of compare/tables.md found in `parts`; returns the headings checked."""
     done = set()
@@ -450,6 +478,8 @@ def check_run(run: Path) -> Counter:
             check_pose2d(files, lines, baselines, counter)
         elif heading.startswith("Probabilistic 2D estimator"):
             check_prob(files, lines, baselines, counter)
+        elif heading.startswith("2D error per joint"):
+            check_joints2d(files, lines, counter)
         elif heading.startswith("Time per stage"):
             timings = json.loads((run / "timings.json").read_text())
             if seeds:

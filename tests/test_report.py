@@ -85,6 +85,15 @@ def hand_run(tmp_path):
                         {"xsub": {"top1": xsub, "chance": 1 / 15}, "xview": {"top1": xsub / 2 + 0.0123, "chance": 1 / 15}})
     out = run / "compare"
     _write_json(out / "baselines.json", BASELINES)
+    # per joint: every number distinct; the Hourglass's wrists at the baseline's level
+    names = ["Hip", "RHip", "RKnee", "RFoot", "LHip", "LKnee", "LFoot", "Spine", "Thorax", "Neck/Nose", "Head",
+             "LShoulder", "LElbow", "LWrist", "RShoulder", "RElbow", "RWrist"]
+    baseline = [20.0 + 3.1 * j for j in range(17)]
+    joints = {"Hourglass": [4.0 + 0.37 * j for j in range(17)], "Probabilistic": [6.0 + 0.53 * j for j in range(17)]}
+    for wrist in ("LWrist", "RWrist"):
+        joints["Hourglass"][names.index(wrist)] = baseline[names.index(wrist)]
+    _write_json(out / "joints2d.json", {"frames": 96, "cameras": [0, 1], "joints": names, "baseline": baseline,
+                                        "sources": joints})
     tables = collect_tables(cfg, out)
     (out / "tables.md").write_text(tables["markdown"])
     timings = {"data": 9.4, "train 2D ViTPose": 12.0}
@@ -134,6 +143,9 @@ def test_a_cell_at_its_baseline_is_marked(hand_run):
     assert lifting["Hourglass"][header.index("Hourglass") - 1].startswith(f"200.0{MARK} / ")
     header, rows = one_table(parts[next(h for h in parts if h.startswith("Action recognition"))], "action")
     assert {row[0]: row[1:] for row in rows}["Probabilistic"][-1].startswith(f"6.7{MARK} / ")
+    header, rows = one_table(parts["2D error per joint (full-frame px, every test-subject frame)"], "per joint")
+    hourglass = dict(zip(header, next(row for row in rows if row[0] == "Hourglass")))
+    assert hourglass["wrists"].endswith(MARK) and not hourglass["elbows"].endswith(MARK)
 
 
 def test_labels_follow_the_run(hand_run):
@@ -170,7 +182,7 @@ def test_a_missing_box_baseline_is_said_not_hidden(tmp_path):
     check_run(cfg.run_dir)
 
 
-@pytest.mark.parametrize("swap", ["p1_p2", "pck", "xsub_xview", "mc_columns"])
+@pytest.mark.parametrize("swap", ["p1_p2", "pck", "xsub_xview", "mc_columns", "joints"])
 def test_the_checker_catches_a_swapped_column(hand_run, swap):
     """The reader is not vacuous: the written tables with two columns swapped fail it."""
     _, run = hand_run
@@ -188,6 +200,10 @@ def test_the_checker_catches_a_swapped_column(hand_run, swap):
             break
         if swap == "xsub_xview" and line.startswith("| Hourglass |") and i > text[:text.index("## Action")].count("\n"):
             lines[i] = " | ".join(" / ".join(c.split(" / ")[::-1]) if " / " in c else c for c in cells)
+            break
+        if swap == "joints" and line.startswith("| Probabilistic |") and i > text[:text.index("## 2D error per")].count("\n"):
+            cells[2], cells[3] = cells[3], cells[2]
+            lines[i] = " | ".join(cells)
             break
         if swap == "mc_columns" and line.startswith("| ViTPose | 4 |"):
             cells[2], cells[3] = cells[3], cells[2]

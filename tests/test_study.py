@@ -47,7 +47,7 @@ def test_study_over_two_seeds_runs_every_stage_per_seed_and_reports_mean_and_sd(
 def check_seed_run(run):
     """One seed's run folder: a complete single-seed study."""
     report = (run / "report.md").read_text()
-    for heading in ("2D estimators", "Probabilistic 2D estimator", "2D→3D lifting", "Noise baseline",
+    for heading in ("2D estimators", "2D error per joint", "Probabilistic 2D estimator", "2D→3D lifting", "Noise baseline",
                     "Action recognition", "Figures", "Time per stage"):
         assert heading in report, heading
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)

@@ -12,6 +12,7 @@ from config import MODELS_2D, to_dict
 from utils.engine import layout
 from utils.study.baselines import FOOTNOTE, MARK, marked
 from utils.study.comparison import collect_tables
+from utils.study.joints2d import FILE as JOINTS2D_FILE, joints2d_section
 from utils.study.seeds import SeedRuns
 from utils.study.summary import summary_section
 from utils.study.tables import fmt, markdown_table
@@ -161,6 +162,7 @@ def write_report(cfg, timings: dict) -> Path:
     prob_row = runs.last_row(layout.prob_dir(cfg, cfg.model_prob_pose) / "metrics.csv")
     lines += summary_section(cfg, runs.load, prob_row, baselines, len(runs.seeds))
     lines += pose2d_section(cfg, base, baselines, runs)
+    lines += joints2d_section(runs.json(base / "compare" / JOINTS2D_FILE))
     lines += prob_section(cfg, base, baselines, runs)
     tables = base / "compare" / "tables.md"
     if tables.is_file():

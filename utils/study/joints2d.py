@@ -1,0 +1,100 @@
+"""The 2D error of every prediction artifact per joint, against the mean-pose baseline per joint.
+
+The 2D table of the report averages 17 joints into one number; this one says which joints carry the error
+(on the synthetic quick data the wrists and elbows do: a Hourglass at 17 px overall is at 7 px on the head and
+40–53 px on the wrists). It reads the artifacts the downstream models read (``predictions/<source>/``), on every
+frame of the test subjects and the configured cameras, so it also covers frames the training's validation subset
+(``pose2d.max_val_items``) leaves out.
+
+Baseline, per joint: the mean training pose (box-normalised, as ``utils.study.baselines``) placed in the tight
+ground-truth joint box of each frame. Left and right joints are shown together (the mean of the two).
+
+    compare/joints2d.json: {"frames", "cameras", "joints": J names,
+                            "baseline": [J] px, "sources": {source: [J] px}}
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from dataloader.h36m import JOINT_NAMES
+from utils.artifact import ArtifactError, load_artifact
+from utils.engine import layout
+from utils.study.baselines import MARK, FOOTNOTE, marked, mean_pose_in_boxes
+from utils.study.tables import fmt, markdown_table
+
+logger = logging.getLogger(__name__)
+
+FILE = "joints2d.json"  # under compare/
+SOURCES = ("Hourglass", "ViTPose", "Probabilistic")
+
+# (column, joint names): the 17 Human3.6M joints in 11 columns, left and right together
+JOINT_GROUPS = (("hip (root)", ("Hip",)), ("hips", ("LHip", "RHip")), ("knees", ("LKnee", "RKnee")),
+                ("feet", ("LFoot", "RFoot")), ("spine", ("Spine",)), ("thorax", ("Thorax",)),
+                ("neck/nose", ("Neck/Nose",)), ("head", ("Head",)), ("shoulders", ("LShoulder", "RShoulder")),
+                ("elbows", ("LElbow", "RElbow")), ("wrists", ("LWrist", "RWrist")))
+
+
+def per_joint_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """(N, J, 2) predictions and ground truth in pixels → (J,) mean Euclidean distance per joint (px)."""
+    return np.linalg.norm(np.asarray(pred, np.float64) - np.asarray(gt, np.float64), axis=-1).mean(0)
+
+
+def grouped(values, joints=JOINT_NAMES) -> list:
+    """(J,) per-joint numbers (floats or seed Spreads) → one per :data:`JOINT_GROUPS` column, then their mean over
+    all J joints."""
+    index = {name: i for i, name in enumerate(joints)}
+    out = [sum(values[index[n]] for n in names) / len(names) for _, names in JOINT_GROUPS]
+    return out + [sum(values) / len(values)]
+
+
+def joint_errors(cfg, data, mean_pose: np.ndarray) -> dict:
+    """Per-joint errors of every 2D artifact of this run (the sources of :data:`SOURCES` that exist) and of the
+    mean pose `mean_pose` (J, 2, box units) in each frame's tight joint box, on every test-subject frame of
+    ``data.cameras``. An artifact that lacks a frame is left out with a warning (the downstream stages refuse it)."""
+    from utils.codecs.crop import person_box
+
+    keys = [(k.subject, k.sequence, cam) for k in data.sequences(subjects=cfg.data.test_subjects)
+            for cam in cfg.data.cameras]
+    gt = {key: np.asarray(data.positions_2d[key[0]][key[1]][key[2]], np.float64) for key in keys}
+    all_gt = np.concatenate([gt[key] for key in keys])
+    out = {"frames": int(len(all_gt)), "cameras": list(cfg.data.cameras), "joints": list(JOINT_NAMES),
+           "baseline": per_joint_error(mean_pose_in_boxes(mean_pose, *person_box(all_gt, cfg.pose2d.box_margin)),
+                                       all_gt).round(3).tolist(), "sources": {}}
+    for source in SOURCES:
+        path = layout.prediction_dir(cfg, source)
+        if not (path / "meta.json").is_file():
+            continue
+        try:
+            art = load_artifact(path)
+            rows = art.sequences()
+            pred = []
+            for key in keys:
+                if key not in rows or not np.array_equal(art.index[rows[key], 3], np.arange(len(gt[key]))):
+                    raise ArtifactError(f"{path}: {key[0]} {key[1]!r} camera {key[2]} does not cover the dataset's "
+                                        f"{len(gt[key])} frames; re-run the 2D prediction stage")
+                pred.append(art.keypoints[rows[key]])
+        except ArtifactError as err:
+            logger.warning("no per-joint 2D errors for %s: %s", source, err)
+            continue
+        out["sources"][source] = per_joint_error(np.concatenate(pred), all_gt).round(3).tolist()
+    return out
+
+
+def joints2d_section(joints: dict | None) -> list[str]:
+    """The report's per-joint 2D table from compare/joints2d.json (numbers may be seed Spreads); [] without it."""
+    if not joints or not joints.get("sources"):
+        return []
+    names = joints["joints"]
+    baseline = grouped(joints["baseline"], names)
+    rows = [[source] + [marked(fmt(v, 1), v, b, "error") for v, b in zip(grouped(values, names), baseline)]
+            for source, values in joints["sources"].items()]
+    rows.append(["mean pose in the keypoints box (baseline)"] + [fmt(v, 1) for v in baseline])
+    table = markdown_table(["2D source"] + [g for g, _ in JOINT_GROUPS] + ["all joints"], rows)
+    return ["## 2D error per joint (full-frame px, every test-subject frame)", "",
+            f"The prediction artifacts the downstream models read, on all {joints['frames']} frames of the test "
+            f"subjects (cameras {joints['cameras']}), so 'all joints' can differ from the validation subset of the 2D "
+            "table; left and right joints averaged together. Baseline: the mean training pose in each frame's tight "
+            "ground-truth joint box (`compare/joints2d.json`).", "",
+            table, "", *([FOOTNOTE, ""] if MARK in table else [])]
