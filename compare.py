@@ -31,8 +31,6 @@ import logging
 import sys
 import time
 
-import numpy as np
-
 from config import load_config, split_argv
 from dataloader.reader import DataError, load_human36m
 from utils.engine.cli import call, run
@@ -98,7 +96,7 @@ def main(argv):
                              actions=cfg.data.actions or None)
         baselines = compute_baselines(cfg, data)
         (out_dir / BASELINES_FILE).write_text(json.dumps(baselines, indent=1))
-        mean_pose = np.asarray(baselines["pose2d"]["boxes"]["keypoints"]["mean_pose"])
+        mean_pose = baselines["pose2d"]["boxes"]["keypoints"]["mean_pose"]
         (out_dir / joints2d.FILE).write_text(json.dumps(joints2d.joint_errors(cfg, data, mean_pose), indent=1))
     except DataError as err:  # --collect-only on results without their data: keep the baselines already written
         baselines = read_baselines(out_dir)

@@ -169,6 +169,22 @@ def ground_truth_source(data, keys: list[SeqKey], noise_std: float = 0.0) -> Sou
                     keypoints=keypoints, noise_std=noise_std)
 
 
+def sequence_rows(art: Artifact, rows_by_key: dict, key: SeqKey, num_frames: int, path: Path, fix: str) -> np.ndarray:
+    """The artifact rows of sequence `key` (``rows_by_key = art.sequences()``), frames 0 … num_frames − 1 in order;
+    ArtifactError naming `path`, the sequence, its first missing frame and `fix` when the artifact does not cover it."""
+    subject, sequence, cam = key
+    rows = rows_by_key.get(key)
+    if rows is None:
+        raise ArtifactError(f"{path}: no predictions for {subject} {sequence!r} camera {cam}; {fix}")
+    frames = art.index[rows, 3]
+    if len(rows) != num_frames or not np.array_equal(frames, np.arange(num_frames)):
+        missing = sorted(set(range(num_frames)) - set(frames.tolist()))
+        what = f"first missing frame {missing[0]}" if missing else f"{len(rows)} frames, dataset has {num_frames}"
+        raise ArtifactError(f"{path}: {subject} {sequence!r} camera {cam} does not match the dataset ({what}); "
+                            f"re-create it: {fix}")
+    return rows
+
+
 def artifact_source(data, keys: list[SeqKey], path: Path, fix: str, sample: bool = True) -> Source2D:
     """A 2D prediction artifact aligned to the dataset sequences `keys`.
 
@@ -182,16 +198,7 @@ def artifact_source(data, keys: list[SeqKey], path: Path, fix: str, sample: bool
     moments = {} if art.probabilistic else None
     for key in keys:
         subject, sequence, cam = key
-        n = len(data.positions_3d[subject][sequence])
-        rows = rows_by_key.get(key)
-        if rows is None:
-            raise ArtifactError(f"{path}: no predictions for {subject} {sequence!r} camera {cam}; {fix}")
-        frames = art.index[rows, 3]
-        if len(rows) != n or not np.array_equal(frames, np.arange(n)):
-            missing = sorted(set(range(n)) - set(frames.tolist()))
-            what = f"first missing frame {missing[0]}" if missing else f"{len(rows)} frames, dataset has {n}"
-            raise ArtifactError(f"{path}: {subject} {sequence!r} camera {cam} does not match the dataset ({what}); "
-                                f"re-create it: {fix}")
+        rows = sequence_rows(art, rows_by_key, key, len(data.positions_3d[subject][sequence]), path, fix)
         camera = data.camera(subject, cam)
         scale = 2.0 / camera.res_w  # normalisation is isotropic: one factor 2/w for both axes
         keypoints[key] = normalize_screen_coordinates(art.keypoints[rows], camera.res_w, camera.res_h).astype(np.float32)

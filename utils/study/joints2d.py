@@ -18,7 +18,9 @@ import logging
 
 import numpy as np
 
+from config import MODELS_2D
 from dataloader.h36m import JOINT_NAMES
+from dataloader.sources import sequence_rows
 from utils.artifact import ArtifactError, load_artifact
 from utils.engine import layout
 from utils.study.baselines import MARK, FOOTNOTE, marked, mean_pose_in_boxes
@@ -27,7 +29,7 @@ from utils.study.tables import fmt, markdown_table
 logger = logging.getLogger(__name__)
 
 FILE = "joints2d.json"  # under compare/
-SOURCES = ("Hourglass", "ViTPose", "Probabilistic")
+SOURCES = (*MODELS_2D, "Probabilistic")
 
 # (column, joint names): the 17 Human3.6M joints in 11 columns, left and right together
 JOINT_GROUPS = (("hip (root)", ("Hip",)), ("hips", ("LHip", "RHip")), ("knees", ("LKnee", "RKnee")),
@@ -49,12 +51,13 @@ def grouped(values, joints=JOINT_NAMES) -> list:
     return out + [sum(values) / len(values)]
 
 
-def joint_errors(cfg, data, mean_pose: np.ndarray) -> dict:
+def joint_errors(cfg, data, mean_pose) -> dict:
     """Per-joint errors of every 2D artifact of this run (the sources of :data:`SOURCES` that exist) and of the
-    mean pose `mean_pose` (J, 2, box units) in each frame's tight joint box, on every test-subject frame of
+    mean pose `mean_pose` ((J, 2) array or nested list, box units, as baselines.json stores it) in each frame's tight joint box, on every test-subject frame of
     ``data.cameras``. An artifact that lacks a frame is left out with a warning (the downstream stages refuse it)."""
     from utils.codecs.crop import person_box
 
+    mean_pose = np.asarray(mean_pose, np.float64)
     keys = [(k.subject, k.sequence, cam) for k in data.sequences(subjects=cfg.data.test_subjects)
             for cam in cfg.data.cameras]
     gt = {key: np.asarray(data.positions_2d[key[0]][key[1]][key[2]], np.float64) for key in keys}
@@ -66,15 +69,11 @@ def joint_errors(cfg, data, mean_pose: np.ndarray) -> dict:
         path = layout.prediction_dir(cfg, source)
         if not (path / "meta.json").is_file():
             continue
+        fix = layout.prediction_command(source)
         try:
-            art = load_artifact(path)
+            art = load_artifact(path, fix)
             rows = art.sequences()
-            pred = []
-            for key in keys:
-                if key not in rows or not np.array_equal(art.index[rows[key], 3], np.arange(len(gt[key]))):
-                    raise ArtifactError(f"{path}: {key[0]} {key[1]!r} camera {key[2]} does not cover the dataset's "
-                                        f"{len(gt[key])} frames; re-run the 2D prediction stage")
-                pred.append(art.keypoints[rows[key]])
+            pred = [art.keypoints[sequence_rows(art, rows, key, len(gt[key]), path, fix)] for key in keys]
         except ArtifactError as err:
             logger.warning("no per-joint 2D errors for %s: %s", source, err)
             continue
