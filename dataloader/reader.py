@@ -522,30 +522,62 @@ def pose_counts(root) -> dict[str, dict[str, int]]:
     return {s: {seq: len(arr) for seq, (_, arr) in seqs.items()} for s, seqs in tree.items()}
 
 
+# What a VideoPose3D npz may pickle: dicts, lists, strings and numbers (pickle opcodes, no global needed) and
+# numpy arrays, dtypes and scalars (protocol 2, as Python 2 era files use, spells bytes as _codecs.encode).
+# Anything else is refused, as torch.load(weights_only=True) refuses code.
+_ARRAY_GLOBALS = frozenset((module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+                           for name in ("_reconstruct", "scalar")) | {("numpy", "ndarray"), ("numpy", "dtype"),
+                                                                      ("_codecs", "encode")}
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles plain containers of numpy arrays only (``_ARRAY_GLOBALS``)."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _ARRAY_GLOBALS or (module == "numpy.dtypes" and name.endswith("DType")):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused global {module}.{name}: only dicts, lists, strings, numbers and "
+                                     f"numpy arrays are read")
+
+
+def read_npz_object(path: Path, key: str):
+    """The object in the 0-d object array `key` of an npz archive (a VideoPose3D file's pickled dict), unpickled
+    with ``_ArrayUnpickler``: the pickle can hold containers of numpy arrays and nothing that runs code, so
+    ``np.load(allow_pickle=True)`` is never needed. Returns None if `key` is absent (a plain array is returned as
+    it is); raises ``DataError`` for an archive it cannot read or a pickle that holds anything else."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = f"{key}.npy"
+            if member not in archive.namelist():
+                return None
+            with archive.open(member) as fh:
+                version = np.lib.format.read_magic(fh)
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read_header(fh)
+                if not dtype.hasobject:
+                    return np.lib.format.read_array(archive.open(member), allow_pickle=False)
+                value = _ArrayUnpickler(fh, encoding="latin1").load()
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError, pickle.UnpicklingError, AttributeError,
+            ImportError, TypeError) as exc:
+        raise DataError(f"cannot read {path} ({type(exc).__name__}: {exc}): {_FIX_FILES}") from None
+    return value.item() if isinstance(value, np.ndarray) and value.dtype == object and value.ndim == 0 else value
+
+
 def _read_pickled(path: Path, key: str, required: bool = True):
-    """The object stored under `key` of a VideoPose3D npz (a pickled dict in a 0-d object array)."""
+    """The object stored under `key` of a VideoPose3D npz (a pickled dict in a 0-d object array), read through
+    ``read_npz_object`` (no arbitrary unpickling)."""
     if not path.is_file():
         raise DataError(f"missing file {path}: {_FIX_FILES}")
-    if not zipfile.is_zipfile(path):  # np.load would otherwise try to unpickle an arbitrary file
+    if not zipfile.is_zipfile(path):
         raise DataError(f"{path} is not an npz archive: {_FIX_FILES}")
-    try:
-        # The VideoPose3D files are the external Human3.6M format and store pickled dicts, so
-        # allow_pickle is needed here; this is the only place in the framework that allows it.
-        with np.load(path, allow_pickle=True) as npz:
-            if key not in npz.files:
-                if not required:
-                    return None
-                missing = True
-            else:
-                missing, value = False, npz[key]
-            keys = list(npz.files)
-    except (OSError, EOFError, zipfile.BadZipFile, ValueError, pickle.UnpicklingError) as exc:
-        raise DataError(f"cannot read {path} ({type(exc).__name__}: {exc}): {_FIX_FILES}") from None
-    if missing:
+    value = read_npz_object(path, key)
+    if value is None:
+        if not required:
+            return None
+        with zipfile.ZipFile(path) as archive:
+            keys = [name.removesuffix(".npy") for name in archive.namelist()]
         raise DataError(f"{path} has no key {key!r} (keys: {', '.join(keys) or 'none'}); "
                         f"expected the VideoPose3D format: {_FIX_FILES}")
-    if value.dtype == object and value.ndim == 0:
-        value = value.item()
     if not isinstance(value, dict):
         raise DataError(f"{path}: key {key!r} holds {type(value).__name__} {getattr(value, 'shape', '')}, "
                         f"expected a pickled dict as VideoPose3D writes it: {_FIX_FILES}")

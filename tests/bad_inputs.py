@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from dataloader.reader import read_npz_object
 from tests.helpers import (EXPERIMENT, GRAPHMLP, VITPOSE, base_overrides, call_stage, graphmlp_dir, last_line,
                            snapshot, vitpose_dir)
 
@@ -46,17 +47,16 @@ class Bad:
 def _edit_npz(root: Path, name: str, key: str, edit: Callable[[dict], object]) -> None:
     """Rewrite one VideoPose3D npz of the private root after `edit(tree)` (which may return a new tree)."""
     path = root / name
-    # External Human3.6M format (pickled dicts): allow_pickle is needed to read it, as in dataloader.reader.
-    with np.load(path, allow_pickle=True) as npz:
-        contents = {k: npz[k].item() if npz[k].dtype == object else npz[k] for k in npz.files}
+    # the VideoPose3D format (pickled dicts), read as dataloader.reader reads it
+    with np.load(path, allow_pickle=False) as npz:
+        contents = {k: read_npz_object(path, k) for k in npz.files}
     tree = edit(contents[key])
     contents[key] = contents[key] if tree is None else tree
     np.savez_compressed(path, **contents)
 
 
 def _rename_key(root, out):
-    with np.load(root / "data_3d_h36m.npz", allow_pickle=True) as npz:  # external format, as above
-        tree = npz["positions_3d"].item()
+    tree = read_npz_object(root / "data_3d_h36m.npz", "positions_3d")
     np.savez_compressed(root / "data_3d_h36m.npz", positions=tree)
 
 
@@ -169,8 +169,7 @@ def _remove_walking_boxes(root, out):
 def _box_detections(edit: Callable[[dict], None] | None = None):
     """Write {out}/boxes.npz: detector-like boxes (the 2D box grown by 10 px) of every sequence, camera 0."""
     def prepare(root, out):
-        with np.load(root / "data_2d_h36m_gt.npz", allow_pickle=True) as npz:  # external format, as above
-            tree = npz["positions_2d"].item()
+        tree = read_npz_object(root / "data_2d_h36m_gt.npz", "positions_2d")
         arrays = {f"{s}/{q}/54138969": np.concatenate([cams[0].min(1) - 10, cams[0].max(1) + 10], axis=1)
                   for s, seqs in tree.items() for q, cams in seqs.items()}
         if edit is not None:

@@ -28,7 +28,7 @@ import numpy as np
 from dataloader.camera import project_to_pixels, world_to_camera
 from dataloader.h36m import (CAMERA_IDS, JOINTS_LEFT, JOINTS_RIGHT, NUM_CAMERAS, NUM_JOINTS,
                              canonical_action, get_camera, select_17)
-from dataloader.reader import DEFAULT_FRAME_TEMPLATE, FILE_3D, file_2d
+from dataloader.reader import DEFAULT_FRAME_TEMPLATE, FILE_3D, file_2d, read_npz_object
 
 FIXTURE_SEQUENCES = ("Directions 1", "Directions", "Photo 1")
 DETECTIONS = "cpn_ft_h36m_dbb"
@@ -97,9 +97,8 @@ def write_positions_2d(root: Path, positions: dict, name: str = "gt", metadata: 
 
 
 def read_npz_dict(path: Path, key: str) -> dict:
-    """Read back a pickled dict from a fixture npz (our own test file, so pickle is fine)."""
-    with np.load(path, allow_pickle=True) as npz:
-        return npz[key].item()
+    """Read back a pickled dict from a fixture npz, as the framework reads one (dataloader.reader.read_npz_object)."""
+    return read_npz_object(path, key)
 
 
 def raw_spelling(subject: str, sequence: str) -> str:

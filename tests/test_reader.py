@@ -205,6 +205,40 @@ def test_file_that_is_not_an_npz_is_refused_without_unpickling(fresh):
         load_human36m(fresh.root)
 
 
+class _RunsCode:
+    """A pickled object whose unpickling would call a function (here a harmless one, to see it is never run)."""
+    def __reduce__(self):
+        return (os.getcwd, ())
+
+
+def test_a_pickle_holding_more_than_arrays_is_refused_without_running_it(fresh):
+    tree = read_npz_dict(fresh.root / FILE_3D, "positions_3d")
+    tree["S1"]["Photo 1"] = _RunsCode()
+    np.savez_compressed(fresh.root / FILE_3D, positions_3d=tree)
+    with pytest.raises(DataError) as info:
+        load_human36m(fresh.root)
+    assert _one_line_error(info).startswith(f"cannot read {fresh.root / FILE_3D} (UnpicklingError: refused global "
+                                            f"posix.getcwd")
+
+
+def test_a_protocol_2_pickle_as_old_videopose3d_files_is_read(fresh):
+    """VideoPose3D's files of the Python 2 era: pickle protocol 2 (bytes through _codecs.encode)."""
+    import io
+    import pickle
+    import zipfile
+    tree = read_npz_dict(fresh.root / FILE_3D, "positions_3d")
+    value = np.empty((), dtype=object)
+    value[()] = tree
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, np.lib.format.header_data_from_array_1_0(value))
+    pickle.dump(value, buffer, protocol=2)
+    with zipfile.ZipFile(fresh.root / FILE_3D, "w") as archive:
+        archive.writestr("positions_3d.npy", buffer.getvalue())
+    data = load_human36m(fresh.root)
+    key = data.sequences(subjects=["S1"])[0]
+    np.testing.assert_array_equal(data.positions_3d["S1"][key.sequence], tree["S1"][key.sequence])
+
+
 @pytest.mark.parametrize("which, bad, expected", [
     ("3d", np.zeros((8, 17, 3), np.float32), "S1 'Photo 1' has shape (8, 17, 3) float32, expected float (N, 32, 3)"),
     ("3d", np.zeros((8, 32, 3), np.int64), "S1 'Photo 1' has shape (8, 32, 3) int64, expected float (N, 32, 3)"),

@@ -12,6 +12,7 @@ from dataloader.camera import project_to_pixels, world_to_camera
 from dataloader.h36m import (ACTIONS, CAMERA_IDS, JOINTS_LEFT, JOINTS_RIGHT, NUM_JOINTS, NUM_JOINTS_RAW,
                              PARENTS_RAW, SUBJECTS, cameras_of, get_camera, select_17)
 from dataloader.synthetic import motion, render, skeleton
+from dataloader.reader import read_npz_object
 from dataloader.synthetic.generate import BOX_TEMPLATE, FRAME_TEMPLATE, PROFILES, generate, sequence_names
 
 TINY_SUBJECTS = ("S1", "S9")
@@ -19,10 +20,10 @@ TINY_ACTIONS = ("Directions", "Phoning", "Sitting", "Walking")
 
 
 def _load(root: Path):
-    # the external Human3.6M npz format holds pickled dicts; allow_pickle is needed (and only) here
-    positions_3d = np.load(root / "data_3d_h36m.npz", allow_pickle=True)["positions_3d"].item()
-    gt = np.load(root / "data_2d_h36m_gt.npz", allow_pickle=True)
-    return positions_3d, gt["positions_2d"].item(), gt["metadata"].item()
+    # the VideoPose3D npz format holds pickled dicts: read as the framework reads them (no np.load pickle)
+    gt = root / "data_2d_h36m_gt.npz"
+    return (read_npz_object(root / "data_3d_h36m.npz", "positions_3d"), read_npz_object(gt, "positions_2d"),
+            read_npz_object(gt, "metadata"))
 
 
 @pytest.fixture(scope="module")

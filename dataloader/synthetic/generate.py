@@ -24,6 +24,7 @@ import io
 import json
 import logging
 import multiprocessing
+import pickle
 import shutil
 import time
 import zipfile
@@ -240,11 +241,19 @@ def _render_sequence(task: tuple) -> tuple:
 
 def save_npz(path: Path, **arrays) -> None:
     """np.savez_compressed, but byte-identical for identical content (fixed zip timestamps) and
-    atomic (temporary file, then rename). Objects (dicts) are pickled like VideoPose3D's files."""
+    atomic (temporary file, then rename).
+
+    Objects (the dicts of the real layout) are pickled as VideoPose3D's files are, byte for byte what
+    ``np.savez`` writes (npy header 1.0, pickle protocol 4): the layout needs it. Nothing in the framework
+    unpickles them freely: ``dataloader.reader.read_npz_object`` accepts containers of numpy arrays only."""
     with atomic_open(path, "wb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for key, value in arrays.items():
-            buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, np.asanyarray(value), allow_pickle=True)
+            buffer, array = io.BytesIO(), np.asanyarray(value)
+            if array.dtype.hasobject:
+                np.lib.format.write_array_header_1_0(buffer, np.lib.format.header_data_from_array_1_0(array))
+                pickle.dump(array, buffer, protocol=4)
+            else:
+                np.lib.format.write_array(buffer, array, allow_pickle=False)
             info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, buffer.getvalue())
