@@ -85,3 +85,42 @@ def test_the_code_map_names_every_module_and_only_existing_ones():
         for p in (repo / folder).rglob("*.py") if p.name != "__init__.py"}
     assert sorted(modules - listed) == [], "modules missing from the README's Code map"
     assert sorted(listed - modules) == [], "the README's Code map names files that do not exist"
+
+
+def test_figures_block_copies_the_reports_images_beside_the_readme(tmp_path, capsys):
+    """Every image the report shows is copied into docs/figures/ (folders kept apart in the name) and shown with the
+    report's caption and header line; a missing file is skipped, one over the size limit listed, an earlier run's
+    figures removed, and a README without the markers is refused before anything is copied."""
+    import utils.study.readme as readme_module
+
+    run = tmp_path / "run"
+    (run / "figures").mkdir(parents=True)
+    (run / "2d" / "ViTPose").mkdir(parents=True)
+    (run / "figures" / "a.png").write_bytes(b"png a")
+    (run / "2d" / "ViTPose" / "curves.png").write_bytes(b"png curves")
+    (run / "figures" / "big.gif").write_bytes(b"x" * 64)
+    report = run / "report.md"
+    report.write_text(REPORT.replace("- ![a](figures/a.png)", "- ![a](figures/a.png)\n- ![big](figures/big.gif)\n"
+                                     "- ![gone](figures/missing.png)"))
+    readme = tmp_path / "README.md"
+    readme.write_text(README)
+    assert main(["figures", str(report), "--readme", str(readme)]) == 1
+    assert "figures:begin" in capsys.readouterr().err and not (tmp_path / "docs").exists()
+    readme.write_text(README + "<!-- figures:begin -->\nold\n<!-- figures:end -->\n")
+    stale = tmp_path / "docs" / "figures" / "old.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
+    limit = readme_module.MAX_FIGURE_BYTES
+    readme_module.MAX_FIGURE_BYTES = 32
+    try:
+        assert main(["figures", str(report), "--readme", str(readme)]) == 0
+    finally:
+        readme_module.MAX_FIGURE_BYTES = limit
+    block = readme.read_text().split("<!-- figures:begin -->")[1].split("<!-- figures:end -->")[0]
+    assert "Profile `quick`" in block and "\nold\n" not in block
+    assert "![curves](docs/figures/2d-ViTPose-curves.png)" in block and "![a](docs/figures/figures-a.png)" in block
+    assert block.index("2d-ViTPose-curves.png") < block.index("figures-a.png")  # the report's order
+    assert "missing.png" not in block and "Left out" in block and "`figures/big.gif`" in block
+    copied = sorted(p.name for p in (tmp_path / "docs" / "figures").iterdir())
+    assert copied == ["2d-ViTPose-curves.png", "figures-a.png"]
+    assert (tmp_path / "docs" / "figures" / "figures-a.png").read_bytes() == b"png a"
