@@ -542,8 +542,8 @@ class _ArrayUnpickler(pickle.Unpickler):
 
 def read_npz_object(path: Path, key: str):
     """The object in the 0-d object array `key` of an npz archive (a VideoPose3D file's pickled dict), unpickled
-    with ``_ArrayUnpickler``: the pickle can hold containers of numpy arrays and nothing that runs code, so
-    ``np.load(allow_pickle=True)`` is never needed. Returns None if `key` is absent (a plain array is returned as
+    with ``_ArrayUnpickler``: the pickle can hold containers of numpy arrays and nothing that runs code, so numpy's
+    own unrestricted unpickling is never switched on. Returns None if `key` is absent (a plain array is returned as
     it is); raises ``DataError`` for an archive it cannot read or a pickle that holds anything else."""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -553,9 +553,10 @@ def read_npz_object(path: Path, key: str):
             with archive.open(member) as fh:
                 version = np.lib.format.read_magic(fh)
                 read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                shape, _, dtype = read_header(fh)
+                _, _, dtype = read_header(fh)
                 if not dtype.hasobject:
-                    return np.lib.format.read_array(archive.open(member), allow_pickle=False)
+                    fh.seek(0)
+                    return np.lib.format.read_array(fh, allow_pickle=False)
                 value = _ArrayUnpickler(fh, encoding="latin1").load()
     except (OSError, EOFError, zipfile.BadZipFile, ValueError, pickle.UnpicklingError, AttributeError,
             ImportError, TypeError) as exc:

@@ -70,11 +70,11 @@ def report_images(report: str) -> list[tuple[str, str]]:
     return images
 
 
-def figures_block(report_path: Path, readme_path: Path) -> str:
-    """Copy the report's images into FIGURE_DIR beside the README (emptied first: only this run's figures stay)
-    and return the README block that shows them. A figure file named `<folder>-<name>` keeps seed / model
-    folders apart (seed0/2d/ViTPose/curves.png → seed0-2d-ViTPose-curves.png)."""
-    report = report_path.read_text()
+def figures_block(report: str, report_dir: Path, readme_path: Path) -> str:
+    """Copy the images of `report` (report.md's text; its paths are relative to `report_dir`) into FIGURE_DIR beside
+    the README (emptied first: only this run's figures stay) and return the README block that shows them. A figure
+    file named `<folder>-<name>` keeps seed / model folders apart (seed0/2d/ViTPose/curves.png →
+    seed0-2d-ViTPose-curves.png)."""
     header = next((line for line in report.splitlines() if line.startswith("Profile `")), "")
     out = readme_path.parent / FIGURE_DIR
     if out.is_dir():
@@ -82,7 +82,7 @@ def figures_block(report_path: Path, readme_path: Path) -> str:
     out.mkdir(parents=True)
     lines, left_out = [f"Figures of the run above, copied by `make readme` from its report ({header.rstrip('.')}).", ""], []
     for caption, rel in report_images(report):
-        source = report_path.parent / rel
+        source = report_dir / rel
         if not source.is_file():
             continue
         if source.stat().st_size > MAX_FIGURE_BYTES:
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.readme}: {exc}", file=sys.stderr)
         return 1
     if args.block == "figures":
-        body = figures_block(args.source, args.readme)
+        body = figures_block(text, args.source.parent, args.readme)
     else:
         body = report_tables(text) if args.block in REPORT_BLOCKS else bench_table(text)
     updated = splice(readme, args.block, body)
