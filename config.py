@@ -81,6 +81,7 @@ class RuntimeConfig:
     device: str = choice("auto", "cpu", "cuda")
     amp: bool = True                             # bf16 autocast on CUDA; the CPU runs the same code in fp32
     compile: bool = False                        # torch.compile the model
+    channels_last: bool = True                   # the Hourglass in channels-last memory (train2D.py, get2Dpredictions.py)
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def main(argv):
     ckpt = load_checkpoint(ckpt_path, expect_model=name)
     model = estimator.rebuild_estimator(ckpt["model_kwargs"])
     model.load_state_dict(ckpt["model"])
-    model = model.to(device).eval()
+    model = estimator.place(model, name, cfg, device).eval()
 
     data = load_human36m(cfg.data_root, cfg.data.frame_template, subjects=estimator.prediction_subjects(cfg),
                          actions=cfg.data.actions or None)

@@ -1,5 +1,6 @@
 """models.registry: the one table from a family name to its class, presets, task and configuration keys."""
 import pytest
+import torch
 
 from config import load_config
 from models import registry
@@ -36,3 +37,23 @@ def test_a_downstream_model_is_built_from_its_task_section():
     assert type(model).__name__ == "SkateFormer" and window == kwargs["num_frames"] and "extra_channels" not in kwargs
     with pytest.raises(SystemExit, match="lifting.preset='T9' is not a GraphMLP preset"):
         downstream.build_model("GraphMLP", "T9")
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_place_keeps_the_outputs_and_puts_only_the_convolutional_family_in_channels_last(channels_last):
+    cfg = load_config([f"runtime.channels_last={str(channels_last).lower()}", "pose2d.vitpose_preset=tiny64",
+                       "pose2d.hourglass_preset=tiny"])
+    torch.manual_seed(0)
+    images = torch.randn(2, 3, 64, 64)
+    for name in ("Hourglass", "ViTPose"):
+        model, _ = estimator.build_estimator(cfg, name)
+        model.eval()
+        x = images[..., :model.input_size[1]]
+        with torch.no_grad():
+            before = model(x).clone()
+            placed = estimator.place(model, name, cfg, torch.device("cpu"))
+            after = placed(x)
+        convs = [m.weight for m in placed.modules() if isinstance(m, torch.nn.Conv2d)]
+        expect = channels_last and name == "Hourglass"
+        assert all(w.is_contiguous(memory_format=torch.channels_last) == expect for w in convs if w.shape[-1] > 1), name
+        torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-5)

@@ -97,6 +97,21 @@ def build_estimator(cfg, name: str):
     return model, {"name": name, "preset": preset, "num_joints": NUM_JOINTS}
 
 
+# All-convolutional families: in channels-last memory their convolutions run faster (the Hourglass tiny128's CPU training
+# step 0.16 against 0.24 s at batch 16; on CUDA the layout tensor cores use). A ViT's few convolutions gain nothing.
+CHANNELS_LAST_FAMILIES = ("Hourglass",)
+
+
+def place(model: torch.nn.Module, name: str, cfg, device) -> torch.nn.Module:
+    """`model` (2D family `name`) on `device`, in channels-last memory where `runtime.channels_last` is set and the
+    family is convolutional (``CHANNELS_LAST_FAMILIES``). Inputs may stay NCHW-contiguous: a convolution with
+    channels-last weights gives channels-last outputs. Same numbers up to float rounding; state dicts load either way."""
+    model = model.to(device)
+    if cfg.runtime.channels_last and name in CHANNELS_LAST_FAMILIES:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
 def rebuild_estimator(kwargs: dict):
     return build_pose_model(kwargs["name"], kwargs["preset"], kwargs["num_joints"])
 
