@@ -116,8 +116,8 @@ def configured_presets(cfg) -> list[tuple[str, str]]:
 def model_rows(cfg) -> tuple[list[Row], dict[tuple[str, str], list[Row]]]:
     """Eager rows of every CPU preset, the OpenMP wait-policy row and the official sizes; and the two
     rows of each CPU preset by (family, preset), for the data section's rates and the compiled numbers."""
-    from bench.bench_models import (CPU_PRESETS, OFFICIAL_PRESETS, batch_size, bench_model, bench_optimizer,
-                                    bench_size, bench_wait_policy)
+    from bench.bench_models import (CPU_PRESETS, OFFICIAL_PRESETS, batch_size, bench_channels_last, bench_model,
+                                    bench_optimizer, bench_size, bench_wait_policy)
 
     rows, pairs = [], {}
     for family, preset in CPU_PRESETS:
@@ -126,6 +126,8 @@ def model_rows(cfg) -> tuple[list[Row], dict[tuple[str, str], list[Row]]]:
         rows += pairs[family, preset]
     logger.info("fused optimiser step")
     rows += [bench_optimizer(family, preset, batch_size(cfg, family)) for family, preset in configured_presets(cfg)]
+    logger.info("channels-last memory")
+    rows.append(bench_channels_last("Hourglass", cfg.pose2d.hourglass_preset, batch_size(cfg, "Hourglass")))
     logger.info("OpenMP wait policy")
     rows.append(bench_wait_policy("ViTPose", cfg.pose2d.vitpose_preset, batch_size(cfg, "ViTPose")))
     rows += [bench_size(family, preset) for family, preset in OFFICIAL_PRESETS]

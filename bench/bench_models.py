@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -32,7 +33,7 @@ from bench import Row, error_reason, fmt_count, fmt_ratio, fmt_rate, fmt_seconds
 from dataloader.h36m import NUM_JOINTS
 from models import registry
 
-CPU_PRESETS = (("ViTPose", "tiny"), ("ViTPose", "tiny64"), ("Hourglass", "tiny"),
+CPU_PRESETS = (("ViTPose", "tiny"), ("ViTPose", "tiny64"), ("Hourglass", "tiny"), ("Hourglass", "tiny128"),
                ("GraphMLP", "tiny"), ("GraphMLP", "tiny27"), ("SkateFormer", "tiny"))
 OFFICIAL_PRESETS = (("ViTPose", "B"), ("Hourglass", "8stack"), ("GraphMLP", "T243"), ("SkateFormer", "ntu"))
 FAMILIES = tuple(registry.FAMILIES)
@@ -258,6 +259,25 @@ def bench_optimizer(family: str, preset: str, batch: int, repeats: int = 20) -> 
                ratio=fmt_ratio(ratio), notes=f"{parameter_count(model) / 1e3:.0f}k params in "
                                              f"{sum(1 for _ in model.parameters())} tensors",
                numbers={"fused_s": seconds[True], "foreach_s": seconds[False]})
+
+
+def bench_channels_last(family: str, preset: str, batch: int, budget_s: float = 3.0) -> Row:
+    """A training step (forward + backward) with the model in channels-last memory (``runtime.channels_last``:
+    what train2D.py and get2Dpredictions.py do with the Hourglass) vs NCHW-contiguous, on the same weights and
+    inputs, timed alternately (``timed_pair``)."""
+    model, make_inputs = build_model(family, preset)
+    model.train()
+    x = make_inputs(batch)
+    contiguous = copy.deepcopy(model)
+    last = model.to(memory_format=torch.channels_last)
+    step_last = train_step_fn(last, list(last.parameters()))
+    step_contiguous = train_step_fn(contiguous, list(contiguous.parameters()))
+    t_last, t_contiguous, calls = timed_pair(lambda: step_last(*x), lambda: step_contiguous(*x), budget_s=budget_s)
+    return Row(group="model", benchmark=f"{family} {preset}: training step (fwd+bwd), channels-last vs contiguous memory",
+               measured=fmt_rate(batch / t_last, " samples/s"),
+               baseline=f"{fmt_rate(batch / t_contiguous, ' samples/s')} contiguous",
+               ratio=fmt_ratio(t_contiguous / t_last), notes=f"B={batch}, {calls} alternating calls of each",
+               numbers={"channels_last_s": t_last, "contiguous_s": t_contiguous, "ratio": t_contiguous / t_last})
 
 
 def bench_wait_policy(family: str, preset: str, batch: int, timeout_s: float = 90.0, budget_s: float = 3.0) -> Row:

@@ -15,7 +15,8 @@ from bench import COLUMNS, Row, fmt_rate, fmt_ratio, goal_text, markdown_table, 
 from bench.bench_data import (bench_action_loader, bench_crop_loader, bench_lifting_loader, find_or_make_root,
                               load_train_data, probabilistic_like, sequence_keys)
 from bench.bench_demo import bench_demo
-from bench.bench_models import CPU_PRESETS, bench_model, bench_optimizer, bench_size, count_flops, measure_in_child
+from bench.bench_models import (CPU_PRESETS, bench_channels_last, bench_model, bench_optimizer, bench_size, count_flops,
+                                measure_in_child)
 from config import load_config
 
 
@@ -71,6 +72,7 @@ def test_tictac_rows_are_well_formed_and_agree_with_the_loops():
 
 # models.md (tiny CPU presets) and the presets' comments, with J = 17
 PARAMS = {("ViTPose", "tiny"): 202_289, ("ViTPose", "tiny64"): 63_137, ("Hourglass", "tiny"): 148_450,
+          ("Hourglass", "tiny128"): 148_450,
           ("GraphMLP", "tiny"): 28_045}
 
 
@@ -238,3 +240,12 @@ def test_seconds_are_printed_without_scientific_notation():
     from bench import fmt_seconds
 
     assert [fmt_seconds(s) for s in (0.0204, 58.63, 999.6, 12345.0)] == ["20.4 ms", "58.6 s", "1000 s", "12345 s"]
+
+
+def test_the_channels_last_row_times_both_layouts_of_one_model():
+    row = bench_channels_last("Hourglass", "tiny", batch=2, budget_s=0.0)
+    assert_well_formed([row], group="model")
+    n = row.numbers
+    assert n["channels_last_s"] > 0 and n["contiguous_s"] > 0
+    assert n["ratio"] == pytest.approx(n["contiguous_s"] / n["channels_last_s"])
+    assert "channels-last vs contiguous" in row.benchmark and row.baseline.endswith("contiguous")
