@@ -55,7 +55,7 @@ def main(argv):
     train_loader = make_loader(train_set, batch_size=estimator.batch_size_of(cfg, name), shuffle=True,
                                num_workers=cfg.data.num_workers, seed=cfg.seed, drop_last=True, device=device)
     model = estimator.place(model, name, cfg, device)
-    optimizer = estimator.build_optimizer(cfg, model, estimator.lr_of(cfg, name))
+    optimizer = estimator.build_optimizer(cfg, model, name)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, estimator.warmup_step_lambda(c.warmup_iters, len(train_loader), list(c.lr_steps), c.lr_schedule,
                                                 estimator.epochs_of(cfg, name)))

@@ -128,6 +128,24 @@ def test_hourglass_lr_and_sigma_fall_back_to_the_shared_keys():
     assert (lr_of(cfg, "Hourglass"), sigma_of(cfg, "Hourglass")) == (0.002, 1.0)
 
 
+def test_each_2d_model_trains_with_its_own_weight_decay():
+    """train2D.py's optimiser decays ViTPose's weights by `pose2d.weight_decay` (the ViTPose recipe's 0.1) and the
+    Hourglass's by `pose2d.hourglass_weight_decay` (quick: 1e-4, where its recipe was tuned); 0 means the shared
+    key; norms and biases are never decayed."""
+    from config import load_config
+    from utils.stages import estimator
+
+    def decays(cfg, name):
+        model, _ = estimator.build_estimator(cfg, name)
+        return sorted({g["weight_decay"] for g in estimator.build_optimizer(cfg, model, name).param_groups})
+
+    cfg = load_config(["profile=test"])
+    assert (cfg.pose2d.weight_decay, cfg.pose2d.hourglass_weight_decay) == (0.1, 0.0001)  # configuration.yml
+    assert decays(cfg, "ViTPose") == [0.0, 0.1]
+    assert decays(cfg, "Hourglass") == [0.0, 0.0001]
+    assert decays(load_config(["profile=test", "pose2d.hourglass_weight_decay=0"]), "Hourglass") == [0.0, 0.1]
+
+
 def test_hourglass_batch_size_falls_back_to_the_shared_key():
     """`pose2d.hourglass_batch_size` sets the Hourglass's training batch only; 0 means `pose2d.batch_size`."""
     from types import SimpleNamespace

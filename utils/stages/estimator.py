@@ -152,10 +152,12 @@ def param_groups(model: torch.nn.Module, weight_decay: float, layer_decay: float
     return list(groups.values())
 
 
-def build_optimizer(cfg, model, lr: float):
-    c = cfg.pose2d
+def build_optimizer(cfg, model, name: str):
+    """AdamW (or Adam, `pose2d.optimizer`) over `model`, the 2D model `name`, at its peak lr and weight decay
+    (:func:`lr_of`, :func:`weight_decay_of`), with layer-wise lr decay for a ViT backbone (`pose2d.layer_decay`)."""
+    c, lr = cfg.pose2d, lr_of(cfg, name)
     depth = len(getattr(getattr(model, "backbone", None), "blocks", []))
-    groups = param_groups(model, c.weight_decay, c.layer_decay, depth)
+    groups = param_groups(model, weight_decay_of(cfg, name), c.layer_decay, depth)
     for g in groups:
         g["lr"] = lr * g["lr_scale"]
     if c.optimizer == "adam":
@@ -214,6 +216,12 @@ def epochs_of(cfg, name: str) -> int:
 def lr_of(cfg, name: str) -> float:
     """Peak learning rate of the 2D model `name`: `pose2d.hourglass_lr` for the Hourglass when set, else `pose2d.lr`."""
     return pose2d_setting(cfg, name, "lr")
+
+
+def weight_decay_of(cfg, name: str) -> float:
+    """Decoupled weight decay of the 2D model `name`: `pose2d.hourglass_weight_decay` for the Hourglass when set,
+    else `pose2d.weight_decay` (the ViTPose recipe's 0.1; quick keeps the Hourglass at 1e-4, where it was tuned)."""
+    return pose2d_setting(cfg, name, "weight_decay")
 
 
 def batch_size_of(cfg, name: str) -> int:
