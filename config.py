@@ -103,7 +103,8 @@ class Pose2DConfig:
     hourglass_lr: float = 0.0                    # peak lr of the Hourglass run; 0 = `lr`
     hourglass_batch_size: int = 0                # samples per step of the Hourglass run; 0 = `batch_size`
     hourglass_sigma: float = 0.0                 # heatmap σ of the Hourglass; 0 = `sigma`
-    hourglass_weight_decay: float = 0.0          # decoupled weight decay of the Hourglass; 0 = `weight_decay`
+    hourglass_weight_decay: float = 1e-4         # weight decay of the Hourglass, its own (0 = none; `weight_decay` is ViTPose's)
+    hourglass_optimizer: str = choice("", "adamw", "adam")  # optimizer of the Hourglass; "" = `optimizer`
     grad_clip: float = 1.0                       # L2 max-norm; 0 = off
     sigma: float = 2.0                           # Gaussian target std in heatmap pixels
     box_margin: float = 1.25                     # crop side = margin × longer side of the person box (data.box_source)
@@ -501,10 +502,14 @@ def _check_ranges(cfg: Config) -> None:
             raise ConfigError(f"config key '{section}.lr' = {part.lr} must be a positive number")
     if cfg.evaluate.batch_size < 1:
         raise ConfigError(f"config key 'evaluate.batch_size' = {cfg.evaluate.batch_size} must be ≥ 1")
-    for key in ("hourglass_epochs", "hourglass_lr", "hourglass_batch_size", "hourglass_sigma", "hourglass_weight_decay"):
+    for key in ("hourglass_epochs", "hourglass_lr", "hourglass_batch_size", "hourglass_sigma"):
         value = getattr(cfg.pose2d, key)
         if not (math.isfinite(value) and value >= 0):
             raise ConfigError(f"config key 'pose2d.{key}' = {value} must be ≥ 0 (0 = the shared key)")
+    for key in ("weight_decay", "hourglass_weight_decay"):
+        value = getattr(cfg.pose2d, key)
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"config key 'pose2d.{key}' = {value} must be ≥ 0 (0 = no weight decay)")
     if cfg.prob.tic_chunk_size < 0:
         raise ConfigError(f"config key 'prob.tic_chunk_size' = {cfg.prob.tic_chunk_size} must be ≥ 0 (0 = the whole batch)")
     if cfg.local_jobs < 1:

@@ -153,14 +153,15 @@ def param_groups(model: torch.nn.Module, weight_decay: float, layer_decay: float
 
 
 def build_optimizer(cfg, model, name: str):
-    """AdamW (or Adam, `pose2d.optimizer`) over `model`, the 2D model `name`, at its peak lr and weight decay
-    (:func:`lr_of`, :func:`weight_decay_of`), with layer-wise lr decay for a ViT backbone (`pose2d.layer_decay`)."""
-    c, lr = cfg.pose2d, lr_of(cfg, name)
+    """AdamW or Adam (:func:`optimizer_of`) over `model`, the 2D model `name`, at its peak lr and weight decay
+    (:func:`lr_of`, :func:`weight_decay_of`), with layer-wise lr decay for a ViT backbone (`pose2d.layer_decay`).
+    Adam's weight decay is the coupled L2 of torch.optim.Adam."""
+    lr = lr_of(cfg, name)
     depth = len(getattr(getattr(model, "backbone", None), "blocks", []))
-    groups = param_groups(model, weight_decay_of(cfg, name), c.layer_decay, depth)
+    groups = param_groups(model, weight_decay_of(cfg, name), cfg.pose2d.layer_decay, depth)
     for g in groups:
         g["lr"] = lr * g["lr_scale"]
-    if c.optimizer == "adam":
+    if optimizer_of(cfg, name) == "adam":
         return torch.optim.Adam(groups, lr=lr, fused=True)
     return torch.optim.AdamW(groups, lr=lr, fused=True)
 
@@ -219,9 +220,17 @@ def lr_of(cfg, name: str) -> float:
 
 
 def weight_decay_of(cfg, name: str) -> float:
-    """Decoupled weight decay of the 2D model `name`: `pose2d.hourglass_weight_decay` for the Hourglass when set,
-    else `pose2d.weight_decay` (the ViTPose recipe's 0.1; quick keeps the Hourglass at 1e-4, where it was tuned)."""
-    return pose2d_setting(cfg, name, "weight_decay")
+    """Weight decay of the 2D model `name`: a family with its own key reads it always, 0 included
+    (`pose2d.hourglass_weight_decay`: quick 1e-4, where its recipe was tuned; `paper` 0, as the official Adam), the
+    others `pose2d.weight_decay` (the ViTPose recipe's 0.1)."""
+    own = family(name).own_keys + "weight_decay"
+    return getattr(cfg.pose2d, own) if family(name).own_keys and hasattr(cfg.pose2d, own) else cfg.pose2d.weight_decay
+
+
+def optimizer_of(cfg, name: str) -> str:
+    """Optimizer of the 2D model `name`: `pose2d.hourglass_optimizer` for the Hourglass when set, else
+    `pose2d.optimizer` (the official recipes differ: ViTPose AdamW, the Stacked Hourglass Adam)."""
+    return pose2d_setting(cfg, name, "optimizer")
 
 
 def batch_size_of(cfg, name: str) -> int:
