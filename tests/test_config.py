@@ -129,9 +129,8 @@ def test_hourglass_lr_and_sigma_fall_back_to_the_shared_keys():
 
 
 def test_each_2d_model_trains_with_its_own_weight_decay():
-    """train2D.py's optimiser decays ViTPose's weights by `pose2d.weight_decay` (the ViTPose recipe's 0.1) and the
-    Hourglass's by its own `pose2d.hourglass_weight_decay` (quick: 1e-4, where its recipe was tuned; 0 = none);
-    norms and biases are never decayed."""
+    """train2D.py's optimiser decays ViTPose's weights by `pose2d.weight_decay` and the Hourglass's by its own
+    `pose2d.hourglass_weight_decay` (0 = none, not the shared key); norms and biases are never decayed."""
     from config import load_config
     from utils.stages import estimator
 
@@ -139,16 +138,16 @@ def test_each_2d_model_trains_with_its_own_weight_decay():
         model, _ = estimator.build_estimator(cfg, name)
         return sorted({g["weight_decay"] for g in estimator.build_optimizer(cfg, model, name).param_groups})
 
-    cfg = load_config(["profile=test"])
-    assert (cfg.pose2d.weight_decay, cfg.pose2d.hourglass_weight_decay) == (0.1, 0.0001)  # configuration.yml
+    cfg = load_config(["profile=test", "pose2d.weight_decay=0.1", "pose2d.hourglass_weight_decay=0.0001"])
     assert decays(cfg, "ViTPose") == [0.0, 0.1]
     assert decays(cfg, "Hourglass") == [0.0, 0.0001]
-    assert decays(load_config(["profile=test", "pose2d.hourglass_weight_decay=0"]), "Hourglass") == [0.0]
+    assert decays(load_config(["profile=test", "pose2d.weight_decay=0.1", "pose2d.hourglass_weight_decay=0"]),
+                  "Hourglass") == [0.0]
 
 
 def test_paper_profile_trains_each_2d_model_with_its_official_optimizer():
     """`paper`: ViTPose with AdamW, weight decay 0.1 (ViTAE-Transformer/ViTPose configs); the Stacked Hourglass with
-    Adam and no weight decay (princeton-vl/pytorch_stacked_hourglass task/pose.py); quick gives both AdamW."""
+    Adam and no weight decay (princeton-vl/pytorch_stacked_hourglass task/pose.py); quick gives both AdamW at 1e-4."""
     import torch
 
     from config import load_config
@@ -156,12 +155,14 @@ def test_paper_profile_trains_each_2d_model_with_its_official_optimizer():
 
     for profile, hourglass in (("paper", torch.optim.Adam), ("quick", torch.optim.AdamW)):
         cfg = load_config([f"profile={profile}", "pose2d.vitpose_preset=tiny", "pose2d.hourglass_preset=tiny"])
-        for name, kind, decay in (("ViTPose", torch.optim.AdamW, 0.1), ("Hourglass", hourglass, None)):
+        for name, kind in (("ViTPose", torch.optim.AdamW), ("Hourglass", hourglass)):
             model, _ = estimator.build_estimator(cfg, name)
             optimizer = estimator.build_optimizer(cfg, model, name)
             assert type(optimizer) is kind, (profile, name)
             decays = {g["weight_decay"] for g in optimizer.param_groups}
-            assert decays == ({0.0} if profile == "paper" and name == "Hourglass" else {0.0, decay or 0.0001}), (profile, name)
+            expected = {"paper": {"ViTPose": {0.0, 0.1}, "Hourglass": {0.0}},
+                        "quick": {"ViTPose": {0.0, 0.0001}, "Hourglass": {0.0, 0.0001}}}[profile][name]
+            assert decays == expected, (profile, name)
 
 
 def test_hourglass_batch_size_falls_back_to_the_shared_key():

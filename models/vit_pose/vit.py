@@ -35,9 +35,8 @@ VITPOSE_PRESETS: dict[str, dict] = {
     "B": dict(img_size=(256, 192), embed_dim=768, depth=12, num_heads=12, drop_path_rate=0.3),
     "L": dict(img_size=(256, 192), embed_dim=1024, depth=24, num_heads=16, drop_path_rate=0.5),
     "H": dict(img_size=(256, 192), embed_dim=1280, depth=32, num_heads=16, drop_path_rate=0.55),
-    # tiny-128 of models.md: 202,289 parameters with 17 joints, heatmaps 32×24; stochastic depth 0.1 as the released
-    # models have (quick, with pose2d.weight_decay 0.1: 18.3 / 19.6 px on seeds 0 / 1 against 20.7 / 20.7 px without either)
-    "tiny": dict(img_size=(128, 96), embed_dim=64, depth=2, num_heads=4, drop_path_rate=0.1,
+    # tiny-128 of models.md: 202,289 parameters with 17 joints, heatmaps 32×24
+    "tiny": dict(img_size=(128, 96), embed_dim=64, depth=2, num_heads=4, drop_path_rate=0.0,
                  deconv_filters=(32, 32)),
     # tiny-64 of models.md: 63,137 parameters with 17 joints, heatmaps 16×12
     "tiny64": dict(img_size=(64, 48), embed_dim=32, depth=2, num_heads=2, drop_path_rate=0.0,
