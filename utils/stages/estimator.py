@@ -223,8 +223,7 @@ def weight_decay_of(cfg, name: str) -> float:
     """Weight decay of the 2D model `name`: a family with its own key reads it always, 0 included
     (`pose2d.hourglass_weight_decay`: quick 1e-4, where its recipe was tuned; `paper` 0, as the official Adam), the
     others `pose2d.weight_decay` (quick 1e-4; `paper` the ViTPose recipe's 0.1)."""
-    own = family(name).own_keys + "weight_decay"
-    return getattr(cfg.pose2d, own) if family(name).own_keys and hasattr(cfg.pose2d, own) else cfg.pose2d.weight_decay
+    return getattr(cfg.pose2d, family(name).own_keys + "weight_decay")  # own_keys "" → weight_decay itself
 
 
 def optimizer_of(cfg, name: str) -> str:
