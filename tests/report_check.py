@@ -410,9 +410,12 @@ JOINT_COLUMNS = {"hip (root)": ["Hip"], "hips": ["LHip", "RHip"], "knees": ["LKn
 def check_joints2d(run: Path, lines: list[str], counter: Counter) -> None:
     """The per-joint 2D table against compare/joints2d.json: each column the mean of its joints (all 17 for 'all
     joints'), † against the baseline row's same column."""
-    header, rows = one_table(lines, "2D error per joint")
-    assert header == ["2D source", *JOINT_COLUMNS, "all joints"], header
+    found = tables(lines)
     data = read_json(run / "compare" / "joints2d.json")
+    inversions = data.get("inversions", {})
+    assert len(found) == (2 if inversions.get("sources") else 1), f"2D error per joint: {len(found)} tables"
+    header, rows = found[0]
+    assert header == ["2D source", *JOINT_COLUMNS, "all joints"], header
     names = data["joints"]
 
     def columns(values: list) -> list:
@@ -426,6 +429,19 @@ def check_joints2d(run: Path, lines: list[str], counter: Counter) -> None:
         for column, value, base, cell in zip(header[1:], values, baseline, row[1:]):
             mark = None if BASELINE_ROW.search(row[0]) else error_mark(value, base)
             check_number(cell, value, f"2D per joint {row[0]} {column}", counter, mark)
+    if len(found) == 2:  # left/right inversions, % of frames, the sided columns only, unmarked
+        header, rows = found[1]
+        sided = {k: v for k, v in JOINT_COLUMNS.items() if len(v) == 2}
+        assert header == ["2D source", *sided, "all sided joints"], header
+        assert [r[0] for r in rows] == [*inversions["sources"], "mean pose in the keypoints box (baseline)"]
+        for row in rows:
+            values = inversions["baseline"] if BASELINE_ROW.search(row[0]) else inversions["sources"][row[0]]
+            by_name = dict(zip(names, values))
+            expected = [sum(by_name[n] for n in joints) / 2 for joints in sided.values()] \
+                + [sum(by_name[n] for joints in sided.values() for n in joints) / (2 * len(sided))]
+            for column, value, cell in zip(header[1:], expected, row[1:]):
+                assert not cell.endswith(MARK), f"2D inversions {row[0]} {column}: {cell!r} is marked"
+                check_number(cell, 100 * value, f"2D inversions {row[0]} {column}", counter)
 
 
 def check_compare_sections(run: Path, parts: dict, baselines: dict, counter: Counter) -> set[str]:

@@ -32,8 +32,10 @@ def data():
                     positions_3d=positions_3d, positions_2d=positions_2d)
 
 
-def write(cfg, source: str, offsets: dict[int, float], drop_last: bool = False) -> None:
-    """`source`'s artifact for every sequence and camera: the ground truth, joint j moved right by offsets[j] px."""
+def write(cfg, source: str, offsets: dict[int, float], drop_last: bool = False, swap: tuple[int, int] | None = None
+          ) -> None:
+    """`source`'s artifact for every sequence and camera: the ground truth, joint j moved right by offsets[j] px,
+    the joints of `swap` exchanged."""
     from utils.artifact import save_artifact
     from utils.engine import layout
 
@@ -46,6 +48,8 @@ def write(cfg, source: str, offsets: dict[int, float], drop_last: bool = False) 
                 kp = ground_truth(cam, n)[f].copy()
                 for j, dx in offsets.items():
                     kp[j, 0] += dx
+                if swap:
+                    kp[list(swap)] = kp[list(swap[::-1])]
                 keypoints.append(kp)
     save_artifact(layout.prediction_dir(cfg, source), keypoints=np.array(keypoints), index=np.array(rows),
                   meta={"source": source, "sequences": table})
@@ -89,3 +93,44 @@ def test_the_report_table_marks_a_joint_at_baseline_level():
     assert cells[1:] == ["2.0"] * 10 + ["9.0†", f"{(15 * 2 + 18) / 17:.1f}"]
     assert any("not a finding" in line for line in lines)
     assert joints2d.joints2d_section(None) == [] and joints2d.joints2d_section({"sources": {}}) == []
+
+
+FEET = [JOINT_NAMES.index("LFoot"), JOINT_NAMES.index("RFoot")]
+
+
+def test_left_right_inversions_count_a_miss_nearer_the_other_side():
+    """Two frames whose joint box is 100 px tall (threshold 10 px); the feet on its bottom edge, LFoot at x = 0,
+    RFoot at x = 30."""
+    gt = np.zeros((2, NUM_JOINTS, 2))
+    gt[:, :, 1] = np.linspace(0, 100, NUM_JOINTS)
+    gt[:, FEET, 1] = 100.0
+    gt[:, FEET[0], 0], gt[:, FEET[1], 0] = 0.0, 30.0
+    pred = gt.copy()
+    pred[0, FEET[0], 0] = 20.0   # 20 px off, 10 px from RFoot: inverted
+    pred[1, FEET[0], 0] = 8.0    # 8 px off: within 0.1 × the box, a near miss, not an inversion
+    pred[:, FEET[1], 0] = 14.0   # 16 px off, 14 px from LFoot: inverted in both frames
+    pred[:, 0, 0] = 50.0         # the root far off: a centre joint is never inverted
+    out = joints2d.left_right_inversions(pred, gt)
+    expected = np.zeros(NUM_JOINTS)
+    expected[FEET] = 0.5, 1.0
+    np.testing.assert_allclose(out, expected)
+
+
+def test_swapped_feet_are_inversions_in_every_frame_and_get_their_own_table(data, tmp_path):
+    from config import load_config
+
+    cfg = load_config(["profile=test", f"output_root={tmp_path}", "experiment=j", "data.test_subjects=[S9, S11]",
+                       "data.cameras=[0, 2]"])
+    write(cfg, "ViTPose", {}, swap=tuple(FEET))  # the feet 23 px apart in a 112 px box: each a miss nearer the other
+    out = joints2d.joint_errors(cfg, data, np.zeros((NUM_JOINTS, 2)))
+    expected = np.zeros(NUM_JOINTS)
+    expected[FEET] = 1.0
+    np.testing.assert_allclose(out["inversions"]["sources"]["ViTPose"], expected)
+    assert len(out["inversions"]["baseline"]) == NUM_JOINTS
+    lines = "\n".join(joints2d.joints2d_section(out)).splitlines()
+    header = next(line for line in lines if line.startswith("| 2D source | hips"))
+    assert [c.strip() for c in header.strip("|").split("|")] == [
+        "2D source", "hips", "knees", "feet", "shoulders", "elbows", "wrists", "all sided joints"]
+    row = next(line for line in lines if line.startswith("| ViTPose") and "100.0" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:] == ["0.0", "0.0", "100.0", "0.0", "0.0", "0.0", f"{100 * 2 / 12:.1f}"]

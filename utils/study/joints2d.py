@@ -9,8 +9,15 @@ frame of the test subjects and the configured cameras, so it also covers frames 
 Baseline, per joint: the mean training pose (box-normalised, as ``utils.study.baselines``) placed in the tight
 ground-truth joint box of each frame. Left and right joints are shown together (the mean of the two).
 
+Left/right inversions, per sided joint: the share of frames where the prediction misses its joint (farther than
+0.1 × the longer side of the tight ground-truth joint box, a PCK@0.1 miss) and lies nearer the other side's joint:
+the "inversion" error of Ronchi & Perona ("Benchmarking and Error Diagnosis in Multi-Instance Pose Estimation",
+ICCV 2017), in pixels. An estimator that has not learned which foot is the left one hedges between the two feet
+and comes near the mean pose's rate, which faces the camera and is inverted whenever the person faces away.
+
     compare/joints2d.json: {"frames", "cameras", "joints": J names,
-                            "baseline": [J] px, "sources": {source: [J] px}}
+                            "baseline": [J] px, "sources": {source: [J] px},
+                            "inversions": {"baseline": [J], "sources": {source: [J]}} fractions, 0 on centre joints}
 """
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ import logging
 import numpy as np
 
 from config import MODELS_2D
-from dataloader.h36m import JOINT_NAMES
+from dataloader.h36m import FLIP_PERMUTATION, JOINT_NAMES
 from dataloader.sources import sequence_rows
 from utils.artifact import ArtifactError, load_artifact
 from utils.engine import layout
@@ -43,6 +50,22 @@ def per_joint_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return np.linalg.norm(np.asarray(pred, np.float64) - np.asarray(gt, np.float64), axis=-1).mean(0)
 
 
+# the columns of the inversion table: the groups of a left and a right joint
+SIDED_GROUPS = tuple((name, joints) for name, joints in JOINT_GROUPS if len(joints) == 2)
+
+
+def left_right_inversions(pred: np.ndarray, gt: np.ndarray, threshold: float = 0.1) -> np.ndarray:
+    """(N, J, 2) predictions and ground truth in pixels → (J,) share of frames where joint j's prediction is farther
+    than `threshold` × the longer side of the frame's tight ground-truth joint box from its own joint and nearer
+    the other side's joint (``FLIP_PERMUTATION``); 0 for the centre joints, which have no other side."""
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    own = np.linalg.norm(pred - gt, axis=-1)                                  # (N, J)
+    mirrored = np.linalg.norm(pred - gt[:, list(FLIP_PERMUTATION)], axis=-1)  # distance to the other side's joint
+    box = (gt.max(1) - gt.min(1)).max(-1)                                     # (N,) longer side of the joint box
+    inverted = (own > threshold * box[:, None]) & (mirrored < own)
+    return inverted.mean(0)
+
+
 def grouped(values, joints=JOINT_NAMES) -> list:
     """(J,) per-joint numbers (floats or seed Spreads) → one per :data:`JOINT_GROUPS` column, then their mean over
     all J joints."""
@@ -62,9 +85,10 @@ def joint_errors(cfg, data, mean_pose) -> dict:
             for cam in cfg.data.cameras]
     gt = {key: np.asarray(data.positions_2d[key[0]][key[1]][key[2]], np.float64) for key in keys}
     all_gt = np.concatenate([gt[key] for key in keys])
+    baseline_pred = mean_pose_in_boxes(mean_pose, *person_box(all_gt, cfg.pose2d.box_margin))
     out = {"frames": int(len(all_gt)), "cameras": list(cfg.data.cameras), "joints": list(JOINT_NAMES),
-           "baseline": per_joint_error(mean_pose_in_boxes(mean_pose, *person_box(all_gt, cfg.pose2d.box_margin)),
-                                       all_gt).round(3).tolist(), "sources": {}}
+           "baseline": per_joint_error(baseline_pred, all_gt).round(3).tolist(), "sources": {},
+           "inversions": {"baseline": left_right_inversions(baseline_pred, all_gt).round(4).tolist(), "sources": {}}}
     for source in SOURCES:
         path = layout.prediction_dir(cfg, source)
         if not (path / "meta.json").is_file():
@@ -78,7 +102,35 @@ def joint_errors(cfg, data, mean_pose) -> dict:
             logger.warning("no per-joint 2D errors for %s: %s", source, err)
             continue
         out["sources"][source] = per_joint_error(np.concatenate(pred), all_gt).round(3).tolist()
+        out["inversions"]["sources"][source] = left_right_inversions(np.concatenate(pred), all_gt).round(4).tolist()
     return out
+
+
+def grouped_sided(values, joints=JOINT_NAMES) -> list:
+    """(J,) per-joint numbers → one per :data:`SIDED_GROUPS` column, then their mean over the sided joints."""
+    index = {name: i for i, name in enumerate(joints)}
+    sided = [index[n] for _, names in SIDED_GROUPS for n in names]
+    return [sum(values[index[n]] for n in names) / len(names) for _, names in SIDED_GROUPS] \
+        + [sum(values[i] for i in sided) / len(sided)]
+
+
+def inversions_section(joints: dict) -> list[str]:
+    """The report's left/right inversion table from compare/joints2d.json's "inversions" (% of frames; numbers may
+    be seed Spreads); [] without it. A diagnostic, not a score: no cell is marked."""
+    inversions = joints.get("inversions") or {}
+    if not inversions.get("sources"):
+        return []
+    names = joints["joints"]
+    rows = [[source] + [fmt(100 * v, 1) for v in grouped_sided(values, names)]
+            for source, values in inversions["sources"].items()]
+    rows.append(["mean pose in the keypoints box (baseline)"]
+                + [fmt(100 * v, 1) for v in grouped_sided(inversions["baseline"], names)])
+    table = markdown_table(["2D source"] + [g for g, _ in SIDED_GROUPS] + ["all sided joints"], rows)
+    return ["### Left/right inversions (% of test-subject frames)", "",
+            "A joint is inverted in a frame when its prediction misses it by more than 0.1 × the longer side of the "
+            "tight ground-truth joint box and lies nearer the other side's joint (Ronchi & Perona, ICCV 2017); left "
+            "and right joints averaged together. The mean pose faces the camera, so it is inverted whenever the "
+            "person faces away: a pair near its rate is one the estimator does not tell apart.", "", table, ""]
 
 
 def joints2d_section(joints: dict | None) -> list[str]:
@@ -96,4 +148,4 @@ def joints2d_section(joints: dict | None) -> list[str]:
             f"subjects (cameras {joints['cameras']}), so 'all joints' can differ from the validation subset of the 2D "
             "table; left and right joints averaged together. Baseline: the mean training pose in each frame's tight "
             "ground-truth joint box (`compare/joints2d.json`).", "",
-            table, "", *([FOOTNOTE, ""] if MARK in table else [])]
+            table, "", *([FOOTNOTE, ""] if MARK in table else []), *inversions_section(joints)]
