@@ -409,7 +409,8 @@ JOINT_COLUMNS = {"hip (root)": ["Hip"], "hips": ["LHip", "RHip"], "knees": ["LKn
 
 def check_joints2d(run: Path, lines: list[str], counter: Counter) -> None:
     """The per-joint 2D table against compare/joints2d.json: each column the mean of its joints (all 17 for 'all
-    joints'), † against the baseline row's same column."""
+    joints'), † against the baseline row's same column; then, where the file has them, the left/right inversion
+    table below it: each sided column the mean of its two joints in %, unmarked."""
     found = tables(lines)
     data = read_json(run / "compare" / "joints2d.json")
     inversions = data.get("inversions", {})
