@@ -419,10 +419,12 @@ def check_joints2d(run: Path, lines: list[str], counter: Counter) -> None:
     assert header == ["2D source", *JOINT_COLUMNS, "all joints"], header
     names = data["joints"]
 
-    def columns(values: list) -> list:
+    def columns(values: list, groups: dict = JOINT_COLUMNS) -> list:
+        """Each group's mean, then the mean over every joint of the groups (all 17 for JOINT_COLUMNS)."""
         by_name = dict(zip(names, values))
-        return [sum(by_name[n] for n in joints) / len(joints) for joints in JOINT_COLUMNS.values()] \
-            + [sum(values) / len(values)]
+        members = [n for joints in groups.values() for n in joints]
+        return [sum(by_name[n] for n in joints) / len(joints) for joints in groups.values()] \
+            + [sum(by_name[n] for n in members) / len(members)]
     baseline = columns(data["baseline"])
     assert [r[0] for r in rows] == [*data["sources"], "mean pose in the keypoints box (baseline)"]
     for row in rows:
@@ -437,10 +439,7 @@ def check_joints2d(run: Path, lines: list[str], counter: Counter) -> None:
         assert [r[0] for r in rows] == [*inversions["sources"], "mean pose in the keypoints box (baseline)"]
         for row in rows:
             values = inversions["baseline"] if BASELINE_ROW.search(row[0]) else inversions["sources"][row[0]]
-            by_name = dict(zip(names, values))
-            expected = [sum(by_name[n] for n in joints) / 2 for joints in sided.values()] \
-                + [sum(by_name[n] for joints in sided.values() for n in joints) / (2 * len(sided))]
-            for column, value, cell in zip(header[1:], expected, row[1:]):
+            for column, value, cell in zip(header[1:], columns(values, sided), row[1:]):
                 assert not cell.endswith(MARK), f"2D inversions {row[0]} {column}: {cell!r} is marked"
                 check_number(cell, 100 * value, f"2D inversions {row[0]} {column}", counter)
 

@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 import torch
 
+from dataloader.h36m import FLIP_PERMUTATION, JOINT_NAMES
 from dataloader.h36m import NUM_JOINTS as J
 from utils.metrics import (CALIBRATION_QUANTILES, action_wise_average, ap50_study, calibration_error,
-                           leave_one_out_calibration, mean_joint_error_2d, mpjpe, mpjve, n_mpjpe, p_mpjpe, pck,
-                           per_joint_error, quantile_calibration, topk_accuracy)
+                           leave_one_out_calibration, left_right_inversions, mean_joint_error_2d, mpjpe, mpjve,
+                           n_mpjpe, p_mpjpe, pck, per_joint_error, quantile_calibration, topk_accuracy)
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:
@@ -236,3 +237,24 @@ def test_monte_carlo_statistics_hand_computed():
     assert out["per_joint_spread_mm"][0] == 0.0 and out["num_samples"] == 4
     assert len(out["calibration"]["fraction"]) == len(CALIBRATION_QUANTILES)
     assert monte_carlo_statistics(samples[:2], prediction, target, actions)["calibration"] is None
+
+
+FEET = [JOINT_NAMES.index("LFoot"), JOINT_NAMES.index("RFoot")]
+
+
+def test_left_right_inversions_count_a_miss_nearer_the_other_side():
+    """Two frames whose joint box is 100 px tall (threshold 10 px); the feet on its bottom edge, LFoot at x = 0,
+    RFoot at x = 30."""
+    gt = np.zeros((2, J, 2))
+    gt[:, :, 1] = np.linspace(0, 100, J)
+    gt[:, FEET, 1] = 100.0
+    gt[:, FEET[0], 0], gt[:, FEET[1], 0] = 0.0, 30.0
+    pred = gt.copy()
+    pred[0, FEET[0], 0] = 20.0   # 20 px off, 10 px from RFoot: inverted
+    pred[1, FEET[0], 0] = 8.0    # 8 px off: within 0.1 × the box, a near miss, not an inversion
+    pred[:, FEET[1], 0] = 14.0   # 16 px off, 14 px from LFoot: inverted in both frames
+    pred[:, 0, 0] = 50.0         # the root far off: a centre joint is never inverted
+    out = left_right_inversions(pred, gt, FLIP_PERMUTATION)
+    expected = np.zeros(J)
+    expected[FEET] = 0.5, 1.0
+    np.testing.assert_allclose(out, expected)

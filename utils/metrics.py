@@ -177,6 +177,24 @@ def _box_extent(gt: np.ndarray) -> np.ndarray:
     return gt.max(axis=-2) - gt.min(axis=-2)
 
 
+def left_right_inversions(pred: Array, gt: Array, mirror: Sequence[int], threshold: float = 0.1) -> np.ndarray:
+    """(J,) share of poses where joint j's prediction is an inversion (Ronchi & Perona, ICCV 2017): farther than
+    `threshold` × max(w, h) of the tight ground-truth joint box from its own joint, and nearer the joint `mirror[j]`
+    of the other side. A joint that is its own mirror (a centre joint) is never inverted.
+
+    Args:
+        pred, gt: (N, J, 2) keypoints, same units (pixels).
+        mirror: the left/right permutation of the J joints (the flip permutation).
+        threshold: fraction of the box size (0.1: a PCK@0.1 miss).
+    """
+    _check_same_shape(pred, gt, dims=2)
+    P, G = _as_numpy(pred).astype(np.float64), _as_numpy(gt).astype(np.float64)
+    own = _joint_distance(P, G)                                   # (N, J)
+    nearer_other = _joint_distance(P, G[..., list(mirror), :]) < own
+    size = _box_extent(G).max(axis=-1)                            # (N,)
+    return ((own > threshold * size[..., None]) & nearer_other).mean(0)
+
+
 def _fraction_within(distance: np.ndarray, limit: np.ndarray, visible: Array | None) -> float:
     hit = distance <= limit
     if visible is None:

@@ -30,6 +30,7 @@ from dataloader.h36m import FLIP_PERMUTATION, JOINT_NAMES
 from dataloader.sources import sequence_rows
 from utils.artifact import ArtifactError, load_artifact
 from utils.engine import layout
+from utils.metrics import left_right_inversions, per_joint_error
 from utils.study.baselines import MARK, FOOTNOTE, marked, mean_pose_in_boxes
 from utils.study.tables import fmt, markdown_table
 
@@ -45,33 +46,18 @@ JOINT_GROUPS = (("hip (root)", ("Hip",)), ("hips", ("LHip", "RHip")), ("knees", 
                 ("elbows", ("LElbow", "RElbow")), ("wrists", ("LWrist", "RWrist")))
 
 
-def per_joint_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """(N, J, 2) predictions and ground truth in pixels → (J,) mean Euclidean distance per joint (px)."""
-    return np.linalg.norm(np.asarray(pred, np.float64) - np.asarray(gt, np.float64), axis=-1).mean(0)
-
-
 # the columns of the inversion table: the groups of a left and a right joint
 SIDED_GROUPS = tuple((name, joints) for name, joints in JOINT_GROUPS if len(joints) == 2)
 
 
-def left_right_inversions(pred: np.ndarray, gt: np.ndarray, threshold: float = 0.1) -> np.ndarray:
-    """(N, J, 2) predictions and ground truth in pixels → (J,) share of frames where joint j's prediction is farther
-    than `threshold` × the longer side of the frame's tight ground-truth joint box from its own joint and nearer
-    the other side's joint (``FLIP_PERMUTATION``); 0 for the centre joints, which have no other side."""
-    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
-    own = np.linalg.norm(pred - gt, axis=-1)                                  # (N, J)
-    mirrored = np.linalg.norm(pred - gt[:, list(FLIP_PERMUTATION)], axis=-1)  # distance to the other side's joint
-    box = (gt.max(1) - gt.min(1)).max(-1)                                     # (N,) longer side of the joint box
-    inverted = (own > threshold * box[:, None]) & (mirrored < own)
-    return inverted.mean(0)
-
-
-def grouped(values, joints=JOINT_NAMES) -> list:
-    """(J,) per-joint numbers (floats or seed Spreads) → one per :data:`JOINT_GROUPS` column, then their mean over
-    all J joints."""
+def grouped(values, joints=JOINT_NAMES, groups=JOINT_GROUPS) -> list:
+    """(J,) per-joint numbers (floats or seed Spreads) → one per column of `groups`, then their mean over the joints
+    of `groups`, in joint order (:data:`JOINT_GROUPS`: all J joints; :data:`SIDED_GROUPS`: the sided ones)."""
     index = {name: i for i, name in enumerate(joints)}
-    out = [sum(values[index[n]] for n in names) / len(names) for _, names in JOINT_GROUPS]
-    return out + [sum(values) / len(values)]
+    out = [sum(values[index[n]] for n in names) / len(names) for _, names in groups]
+    members = {n for _, names in groups for n in names}
+    chosen = [v for n, v in zip(joints, values) if n in members]
+    return out + [sum(chosen) / len(chosen)]
 
 
 def joint_errors(cfg, data, mean_pose) -> dict:
@@ -88,7 +74,8 @@ def joint_errors(cfg, data, mean_pose) -> dict:
     baseline_pred = mean_pose_in_boxes(mean_pose, *person_box(all_gt, cfg.pose2d.box_margin))
     out = {"frames": int(len(all_gt)), "cameras": list(cfg.data.cameras), "joints": list(JOINT_NAMES),
            "baseline": per_joint_error(baseline_pred, all_gt).round(3).tolist(), "sources": {},
-           "inversions": {"baseline": left_right_inversions(baseline_pred, all_gt).round(4).tolist(), "sources": {}}}
+           "inversions": {"baseline": left_right_inversions(baseline_pred, all_gt, FLIP_PERMUTATION).round(4).tolist(),
+                          "sources": {}}}
     for source in SOURCES:
         path = layout.prediction_dir(cfg, source)
         if not (path / "meta.json").is_file():
@@ -101,17 +88,10 @@ def joint_errors(cfg, data, mean_pose) -> dict:
         except ArtifactError as err:
             logger.warning("no per-joint 2D errors for %s: %s", source, err)
             continue
-        out["sources"][source] = per_joint_error(np.concatenate(pred), all_gt).round(3).tolist()
-        out["inversions"]["sources"][source] = left_right_inversions(np.concatenate(pred), all_gt).round(4).tolist()
+        pred = np.concatenate(pred).astype(np.float64)
+        out["sources"][source] = per_joint_error(pred, all_gt).round(3).tolist()
+        out["inversions"]["sources"][source] = left_right_inversions(pred, all_gt, FLIP_PERMUTATION).round(4).tolist()
     return out
-
-
-def grouped_sided(values, joints=JOINT_NAMES) -> list:
-    """(J,) per-joint numbers → one per :data:`SIDED_GROUPS` column, then their mean over the sided joints."""
-    index = {name: i for i, name in enumerate(joints)}
-    sided = [index[n] for _, names in SIDED_GROUPS for n in names]
-    return [sum(values[index[n]] for n in names) / len(names) for _, names in SIDED_GROUPS] \
-        + [sum(values[i] for i in sided) / len(sided)]
 
 
 def inversions_section(joints: dict) -> list[str]:
@@ -121,10 +101,10 @@ def inversions_section(joints: dict) -> list[str]:
     if not inversions.get("sources"):
         return []
     names = joints["joints"]
-    rows = [[source] + [fmt(100 * v, 1) for v in grouped_sided(values, names)]
+    rows = [[source] + [fmt(100 * v, 1) for v in grouped(values, names, SIDED_GROUPS)]
             for source, values in inversions["sources"].items()]
     rows.append(["mean pose in the keypoints box (baseline)"]
-                + [fmt(100 * v, 1) for v in grouped_sided(inversions["baseline"], names)])
+                + [fmt(100 * v, 1) for v in grouped(inversions["baseline"], names, SIDED_GROUPS)])
     table = markdown_table(["2D source"] + [g for g, _ in SIDED_GROUPS] + ["all sided joints"], rows)
     return ["### Left/right inversions (% of test-subject frames)", "",
             "A joint is inverted in a frame when its prediction misses it by more than 0.1 × the longer side of the "
