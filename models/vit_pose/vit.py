@@ -38,6 +38,10 @@ VITPOSE_PRESETS: dict[str, dict] = {
     # tiny-128 of models.md: 202,289 parameters with 17 joints, heatmaps 32×24
     "tiny": dict(img_size=(128, 96), embed_dim=64, depth=2, num_heads=4, drop_path_rate=0.0,
                  deconv_filters=(32, 32)),
+    # tiny with 8-px patches: the official 16×12 token grid on a 128×96 crop, one deconvolution to 32×24 heatmaps;
+    # 158,193 parameters with 17 joints, about 2× tiny's training time on a CPU
+    "tiny_p8": dict(img_size=(128, 96), patch_size=8, embed_dim=64, depth=2, num_heads=4, drop_path_rate=0.0,
+                    deconv_filters=(32,)),
     # tiny-64 of models.md: 63,137 parameters with 17 joints, heatmaps 16×12
     "tiny64": dict(img_size=(64, 48), embed_dim=32, depth=2, num_heads=2, drop_path_rate=0.0,
                    deconv_filters=(16, 16)),
