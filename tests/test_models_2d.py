@@ -146,6 +146,22 @@ def test_vitpose_tiny_presets_match_models_md(preset, params):
     assert sum(p.numel() for p in model.parameters()) == params
 
 
+def test_vitpose_tiny_p8_keeps_the_official_names_with_8px_patches_and_one_deconvolution():
+    """tiny_p8: tiny's encoder on 8-px patches (16×12 tokens from 128×96) and one stride-2 deconvolution, so its
+    heatmaps are tiny's 32×24; the mmpose names are kept, only the patch kernel, the token count and the head change."""
+    model = build_pose_model("ViTPose", "tiny_p8", NUM_JOINTS).eval()
+    shapes = _shapes(model)
+    assert shapes["backbone.patch_embed.proj.weight"] == (64, 3, 8, 8)
+    assert shapes["backbone.pos_embed"] == (1, 16 * 12 + 1, 64)
+    assert shapes["keypoint_head.deconv_layers.0.weight"] == (64, 32, 4, 4)
+    assert "keypoint_head.deconv_layers.3.weight" not in shapes
+    assert shapes["keypoint_head.final_layer.weight"] == (NUM_JOINTS, 32, 1, 1)
+    assert sum(p.numel() for p in model.parameters()) == 158_193
+    with torch.no_grad():
+        heatmaps = model(torch.zeros(2, 3, 128, 96))
+    assert heatmaps.shape[-3:] == (NUM_JOINTS, 32, 24)
+
+
 def test_hourglass_tiny_preset_has_the_official_names_with_a_narrow_stem():
     model = build_pose_model("Hourglass", "tiny", NUM_JOINTS)
     assert _shapes(model) == official_hourglass_shapes(nstack=2, d=32, joints=NUM_JOINTS, stem=(16, 32))
