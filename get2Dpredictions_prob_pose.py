@@ -48,7 +48,7 @@ def main(argv):
     method_set = prob_estimator.build_method_set(estimator.rebuild_estimator(kwargs["pose"]), kwargs["methods"], kwargs["heads"],
                                                     cfg.prob.tic_chunk_size)
     method_set.load_state_dict(ckpt["model"])
-    model = method_set.models[method].to(device).eval()
+    model = estimator.place(method_set.models[method], backbone, cfg, device).eval()  # channels-last Hourglass
     pose = fold_batchnorm(model.pose_model)  # same Gaussians up to float rounding, about 2× faster TIC Jacobians on a CPU
 
     data = load_human36m(cfg.data_root, cfg.data.frame_template, subjects=estimator.prediction_subjects(cfg),

@@ -50,7 +50,8 @@ def main(argv):
     train_set, val_set = estimator.build_datasets(cfg, data, pose_model, cfg.seed, cfg.model_prob_pose)
     kwargs = {"pose": pose_kwargs, "methods": [m for m in PROB_METHODS if m in c.methods],
               "heads": prob_estimator.model_kwargs(cfg)}
-    model = prob_estimator.build_method_set(pose_model, kwargs["methods"], kwargs["heads"], cfg.prob.tic_chunk_size).to(device)
+    model = prob_estimator.build_method_set(pose_model, kwargs["methods"], kwargs["heads"], cfg.prob.tic_chunk_size)
+    model = estimator.place(model, backbone, cfg, device)  # the Hourglass in channels-last, as train2D.py
     train_loader = make_loader(train_set, batch_size=c.batch_size, shuffle=True, num_workers=cfg.data.num_workers,
                                seed=cfg.seed, drop_last=True, device=device)
     optimizer = torch.optim.Adam(model.parameters(), lr=c.lr, fused=True)

@@ -57,3 +57,22 @@ def test_place_keeps_the_outputs_and_puts_only_the_convolutional_family_in_chann
         expect = channels_last and name == "Hourglass"
         assert all(w.is_contiguous(memory_format=torch.channels_last) == expect for w in convs if w.shape[-1] > 1), name
         torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-5)
+
+
+def test_a_channels_last_tic_tac_hourglass_gives_the_same_gaussian():
+    """train2D_prob_pose.py / get2Dpredictions_prob_pose.py place the TIC-TAC Hourglass in channels-last memory: the
+    vmapped TIC Jacobian through the last hourglass runs on it and gives the NCHW model's mean and covariance."""
+    from models.tictac.probabilistic import ProbabilisticPoseModel
+
+    cfg = load_config(["runtime.channels_last=true", "pose2d.hourglass_preset=tiny"])
+    torch.manual_seed(0)
+    pose_model, _ = estimator.build_estimator(cfg, "Hourglass")
+    model = ProbabilisticPoseModel(pose_model, "TIC").eval()
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        before = {k: v.clone() for k, v in model(images).items() if k in ("mean", "covariance")}
+        placed = estimator.place(model, "Hourglass", cfg, torch.device("cpu"))
+        after = placed(images)
+    assert placed.pose_model.pre[0].conv.weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(after["mean"], before["mean"], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(after["covariance"], before["covariance"], rtol=1e-4, atol=1e-6)
