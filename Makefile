@@ -32,13 +32,14 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench $(ARGS)
 
-# copy the measured tables (report.md of the demo and, where it exists, of the standard profile; bench.md) and the
+# copy the measured tables (report.md of the demo and, where they exist, of the standard profile and bench.md) and the
 # demo report's figures (into docs/figures/) into README.md between their markers
 readme: $(STAMP)
 	$(PY) -m utils.study.readme results checkpoint/$(EXPERIMENT)/report.md
 	$(PY) -m utils.study.readme figures checkpoint/$(EXPERIMENT)/report.md
 	@test ! -f checkpoint/$(STANDARD)/report.md || $(PY) -m utils.study.readme standard checkpoint/$(STANDARD)/report.md
-	$(PY) -m utils.study.readme bench bench/results/bench.md
+	@if test -f bench/results/bench.md; then $(PY) -m utils.study.readme bench bench/results/bench.md; \
+	else echo "README.md: bench block kept (no bench/results/bench.md: run \`make bench\` to re-measure it)"; fi
 
 clean-venv:
 	rm -rf $(VENV)
