@@ -39,10 +39,11 @@ def _bn(prefix: str, c: int) -> dict[str, tuple]:
 
 
 def official_vitpose_shapes(*, embed_dim: int, depth: int, num_joints: int, img_size: tuple[int, int],
-                            deconv: tuple[int, int] = (256, 256)) -> dict[str, tuple]:
-    """mmpose ViTPose (classic head) state-dict names → shapes, as tabled in models.md."""
-    c, n = embed_dim, (img_size[0] // 16) * (img_size[1] // 16)
-    shapes = {"backbone.pos_embed": (1, n + 1, c), "backbone.patch_embed.proj.weight": (c, 3, 16, 16),
+                            deconv: tuple[int, ...] = (256, 256), patch: int = 16) -> dict[str, tuple]:
+    """mmpose ViTPose (classic head) state-dict names → shapes, as tabled in models.md; `patch` and the number of
+    deconvolutions as our CPU presets change them (each deconvolution is followed by its BatchNorm and ReLU)."""
+    c, n = embed_dim, (img_size[0] // patch) * (img_size[1] // patch)
+    shapes = {"backbone.pos_embed": (1, n + 1, c), "backbone.patch_embed.proj.weight": (c, 3, patch, patch),
               "backbone.patch_embed.proj.bias": (c,)}
     for i in range(depth):
         p = f"backbone.blocks.{i}."
@@ -52,12 +53,11 @@ def official_vitpose_shapes(*, embed_dim: int, depth: int, num_joints: int, img_
                    p + "norm2.weight": (c,), p + "norm2.bias": (c,),
                    p + "mlp.fc1.weight": (4 * c, c), p + "mlp.fc1.bias": (4 * c,),
                    p + "mlp.fc2.weight": (c, 4 * c), p + "mlp.fc2.bias": (c,)}
-    shapes |= {"backbone.last_norm.weight": (c,), "backbone.last_norm.bias": (c,),
-               "keypoint_head.deconv_layers.0.weight": (c, deconv[0], 4, 4),
-               **_bn("keypoint_head.deconv_layers.1", deconv[0]),
-               "keypoint_head.deconv_layers.3.weight": (deconv[0], deconv[1], 4, 4),
-               **_bn("keypoint_head.deconv_layers.4", deconv[1]),
-               "keypoint_head.final_layer.weight": (num_joints, deconv[1], 1, 1),
+    shapes |= {"backbone.last_norm.weight": (c,), "backbone.last_norm.bias": (c,)}
+    for i, (cin, cout) in enumerate(zip((c, *deconv[:-1]), deconv)):
+        shapes |= {f"keypoint_head.deconv_layers.{3 * i}.weight": (cin, cout, 4, 4),
+                   **_bn(f"keypoint_head.deconv_layers.{3 * i + 1}", cout)}
+    shapes |= {"keypoint_head.final_layer.weight": (num_joints, deconv[-1], 1, 1),
                "keypoint_head.final_layer.bias": (num_joints,)}
     return shapes
 
@@ -136,30 +136,20 @@ def test_hourglass_8stack_matches_the_documented_key_set_and_parameter_count():
     assert sum(p.numel() for p in model.parameters()) == 32_819_328  # models.md, 8 stacks, d = 256, J = 16
 
 
-@pytest.mark.parametrize("preset, params", [("tiny", 202_289), ("tiny64", 63_137)])
-def test_vitpose_tiny_presets_match_models_md(preset, params):
-    model = build_pose_model("ViTPose", preset, NUM_JOINTS)
+@pytest.mark.parametrize("preset, params, keys", [("tiny", 202_289, 43), ("tiny64", 63_137, 43), ("tiny_p8", 158_193, 37)])
+def test_vitpose_tiny_presets_match_models_md(preset, params, keys):
+    """tiny and tiny64 of models.md; tiny_p8 is tiny on 8-px patches (16×12 tokens from 128×96) with one deconvolution,
+    so its heatmaps are tiny's 32×24: the mmpose names kept, 6 keys fewer (a deconvolution and its BatchNorm)."""
+    model = build_pose_model("ViTPose", preset, NUM_JOINTS).eval()
     cfg = VITPOSE_PRESETS[preset]
     assert _shapes(model) == official_vitpose_shapes(embed_dim=cfg["embed_dim"], depth=2, num_joints=NUM_JOINTS,
-                                                     img_size=cfg["img_size"], deconv=cfg["deconv_filters"])
-    assert len(model.state_dict()) == 43  # 163 − 10 blocks × 12 keys
+                                                     img_size=cfg["img_size"], deconv=cfg["deconv_filters"],
+                                                     patch=cfg.get("patch_size", 16))
+    assert len(model.state_dict()) == keys  # tiny: 163 − 10 blocks × 12 keys
     assert sum(p.numel() for p in model.parameters()) == params
-
-
-def test_vitpose_tiny_p8_keeps_the_official_names_with_8px_patches_and_one_deconvolution():
-    """tiny_p8: tiny's encoder on 8-px patches (16×12 tokens from 128×96) and one stride-2 deconvolution, so its
-    heatmaps are tiny's 32×24; the mmpose names are kept, only the patch kernel, the token count and the head change."""
-    model = build_pose_model("ViTPose", "tiny_p8", NUM_JOINTS).eval()
-    shapes = _shapes(model)
-    assert shapes["backbone.patch_embed.proj.weight"] == (64, 3, 8, 8)
-    assert shapes["backbone.pos_embed"] == (1, 16 * 12 + 1, 64)
-    assert shapes["keypoint_head.deconv_layers.0.weight"] == (64, 32, 4, 4)
-    assert "keypoint_head.deconv_layers.3.weight" not in shapes
-    assert shapes["keypoint_head.final_layer.weight"] == (NUM_JOINTS, 32, 1, 1)
-    assert sum(p.numel() for p in model.parameters()) == 158_193
     with torch.no_grad():
-        heatmaps = model(torch.zeros(2, 3, 128, 96))
-    assert heatmaps.shape[-3:] == (NUM_JOINTS, 32, 24)
+        heatmaps = model(torch.zeros(2, 3, *cfg["img_size"]))
+    assert heatmaps.shape[-2:] == tuple(side // 4 for side in cfg["img_size"])
 
 
 def test_hourglass_tiny_preset_has_the_official_names_with_a_narrow_stem():
