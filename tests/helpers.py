@@ -1,5 +1,5 @@
-"""Shared helpers of the scale and robustness tests: a tiny data root, stage runs as subprocesses
-(or in this process, which saves the ~3 s torch import per run), run-folder snapshots, metrics.
+"""Shared helpers of the tests: a tiny data root, stage runs as subprocesses (or in this process, which
+saves the ~3 s torch import per run), run-folder snapshots, metrics files read back and written by hand.
 
 Every stage runs with the `test` profile on the tiny synthetic root (S1 train, S9 test, 24 frames
 per sequence); GraphMLP runs use one action, two cameras and batches of 8: an epoch is 12 steps.
@@ -10,6 +10,7 @@ import contextlib
 import csv
 import importlib
 import io
+import json
 import logging
 import os
 import subprocess
@@ -110,6 +111,21 @@ def call_stage(script: str, overrides: list[str]) -> tuple[int, str, str]:
         root.handlers[:], root.level = handlers, level
         set_rng_state(rng)
     return status, out.getvalue(), err.getvalue()
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """A metrics.csv as the training loop writes it: a header from the first row's keys, one line per row."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_json(path: Path, data) -> None:
+    """`data` as JSON at `path`, its folders made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:

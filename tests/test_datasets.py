@@ -1,11 +1,11 @@
 """The downstream datasets, the 2D sources and the evaluation's averages on hand-made sequences with
 known answers.
 
-The data is a :class:`Human36M` built in memory: the 2D of (camera c, frame f, joint j) is the pixel
+The data is the in-memory ramp of tests/ramp_data.py: the 2D of (camera c, frame f, joint j) is the pixel
 (100 + 10 f + j, 300 + 20 c + j), so every window and clip below can be written out frame by frame, and
 the 3D is random world metres. Expected values come from the sequences themselves and from the
 normalisation x ↦ 2x/w − 1, y ↦ 2y/w − h/w (VideoPose3D's ``normalize_screen_coordinates``), written
-out here.
+out in tests/ramp_data.py.
 """
 from __future__ import annotations
 
@@ -16,33 +16,15 @@ import pytest
 import torch
 
 from dataloader.h36m import ACTIONS, NUM_CAMERAS, NUM_JOINTS, ROOT, get_camera, select_17
+from tests.ramp_data import normalised, pixels, ramp_human36m
 
 FRAMES = {("S1", "Walking 1"): 7, ("S1", "Eating"): 3, ("S1", "Directions"): 9,
           ("S9", "Walking"): 7, ("S9", "Eating 1"): 10, ("S9", "Directions 1"): 9}
 
 
-def pixels(camera: int, num_frames: int) -> np.ndarray:
-    """(N, J, 2) px: joint j of frame f at (100 + 10 f + j, 300 + 20 c + j)."""
-    f, j = np.meshgrid(np.arange(num_frames), np.arange(NUM_JOINTS), indexing="ij")
-    return np.stack([100.0 + 10 * f + j, 300.0 + 20 * camera + j + 0 * f], -1).astype(np.float32)
-
-
-def normalised(subject: str, camera: int, px: np.ndarray) -> np.ndarray:
-    cam = get_camera(subject, camera)
-    return np.stack([2 * px[..., 0] / cam.res_w - 1, 2 * px[..., 1] / cam.res_w - cam.res_h / cam.res_w], -1)
-
-
 @pytest.fixture(scope="module")
 def data():
-    from dataloader.reader import Human36M
-
-    rng = np.random.default_rng(0)
-    positions_3d, positions_2d = {}, {}
-    for (subject, sequence), n in FRAMES.items():
-        positions_3d.setdefault(subject, {})[sequence] = rng.uniform(-1, 1, (n, 32, 3)).astype(np.float32)
-        positions_2d.setdefault(subject, {})[sequence] = [pixels(c, n) for c in range(NUM_CAMERAS)]
-    return Human36M(root=Path("/nonexistent"), frame_template="{subject}/{sequence}.{camera}/{frame}.jpg",
-                    positions_3d=positions_3d, positions_2d=positions_2d)
+    return ramp_human36m(FRAMES)
 
 
 # --- 2D sources -----------------------------------------------------------------------------------

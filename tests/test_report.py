@@ -2,14 +2,13 @@
 the baseline marks where the rule puts them: the writers run on hand-written metrics files whose every
 number differs from every other (a swapped column shows a wrong number), and tests/report_check.py reads
 the result back independently."""
-import csv
-import json
 
 import numpy as np
 import pytest
 import yaml
 
 from config import load_config, save_config
+from tests.helpers import write_csv, write_json
 from tests.report_check import MARK, check_run, one_table, sections
 from utils.study.comparison import collect_tables
 from utils.study.report import write_report
@@ -30,17 +29,6 @@ BASELINES = {
 }
 
 
-def _write_csv(path, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def _write_json(path, data):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
 
 
 @pytest.fixture
@@ -57,13 +45,13 @@ def hand_run(tmp_path):
         rows.append({"epoch": 3, "train_loss": 0.1, "val_loss": 0.2, "val_pck05": 0.4321 if model == "ViTPose" else 0.2,
                      "val_pck10": 0.8765 if model == "ViTPose" else 0.6, "val_error_px": error,
                      "val_ap50": 0.9912 if model == "ViTPose" else 0.98})
-        _write_csv(run / "2d" / model / "metrics.csv", rows)
+        write_csv(run / "2d" / model / "metrics.csv", rows)
         save_config(cfg, run / "2d" / model / "config.yml")
     prob = {"epoch": 3}
     for m, base in (("MSE", 11.0), ("NLL", 20.0), ("TIC", 70.0)):
         prob.update({f"val_{m}_error_px": base + 0.123, f"val_{m}_tac_px": base / 2 + 0.456, f"val_{m}_ll": -base - 0.77,
                      f"val_{m}_cover1": 0.2 + base / 1000, f"val_{m}_cover2": 0.8 + base / 1000})
-    _write_csv(run / "2d" / "Probabilistic_ViTPose" / "metrics.csv", [prob])
+    write_csv(run / "2d" / "Probabilistic_ViTPose" / "metrics.csv", [prob])
     save_config(cfg, run / "2d" / "Probabilistic_ViTPose" / "config.yml")
     # lifting: P1 and P2 of every cell distinct; GroundTruth → GroundTruth below half the baseline, one cell at it
     for i, train in enumerate(SOURCES + [f"GroundTruth_noise{n:g}" for n in NOISES]):
@@ -76,15 +64,15 @@ def hand_run(tmp_path):
                     "mpjpe_of_sample_mean_mm": p1 + 7.7, "calibration": {
                         "quantiles": [0.0, 0.5, 1.0], "fraction": [0.1, 0.4, 0.7], "fraction_calibrated": [0.2, 0.5, 0.8],
                         "ece": 0.111 + 0.01 * i, "ece_calibrated": 0.222 + 0.01 * i, "samples_per_curve": 3}}
-            _write_json(run / "eval" / f"GraphMLP_{train}_on_{evaluated}" / "metrics.json", metrics)
+            write_json(run / "eval" / f"GraphMLP_{train}_on_{evaluated}" / "metrics.json", metrics)
     # action: X-sub and X-view distinct; Probabilistic → Probabilistic at chance
     for i, train in enumerate(SOURCES):
         for j, evaluated in enumerate(SOURCES):
             xsub = 1 / 15 if train == evaluated == "Probabilistic" else 0.3 + 0.05 * i + 0.01 * j
-            _write_json(run / "eval" / f"SkateFormer_{train}_on_{evaluated}" / "metrics.json",
+            write_json(run / "eval" / f"SkateFormer_{train}_on_{evaluated}" / "metrics.json",
                         {"xsub": {"top1": xsub, "chance": 1 / 15}, "xview": {"top1": xsub / 2 + 0.0123, "chance": 1 / 15}})
     out = run / "compare"
-    _write_json(out / "baselines.json", BASELINES)
+    write_json(out / "baselines.json", BASELINES)
     # per joint: every number distinct; the Hourglass's wrists at the baseline's level
     names = ["Hip", "RHip", "RKnee", "RFoot", "LHip", "LKnee", "LFoot", "Spine", "Thorax", "Neck/Nose", "Head",
              "LShoulder", "LElbow", "LWrist", "RShoulder", "RElbow", "RWrist"]
@@ -92,12 +80,12 @@ def hand_run(tmp_path):
     joints = {"Hourglass": [4.0 + 0.37 * j for j in range(17)], "Probabilistic": [6.0 + 0.53 * j for j in range(17)]}
     for wrist in ("LWrist", "RWrist"):
         joints["Hourglass"][names.index(wrist)] = baseline[names.index(wrist)]
-    _write_json(out / "joints2d.json", {"frames": 96, "cameras": [0, 1], "joints": names, "baseline": baseline,
+    write_json(out / "joints2d.json", {"frames": 96, "cameras": [0, 1], "joints": names, "baseline": baseline,
                                         "sources": joints})
     tables = collect_tables(cfg, out)
     (out / "tables.md").write_text(tables["markdown"])
     timings = {"data": 9.4, "train 2D ViTPose": 12.0}
-    _write_json(run / "timings.json", timings)
+    write_json(run / "timings.json", timings)
     write_report(cfg, timings)
     return cfg, run
 
@@ -174,7 +162,7 @@ def test_a_missing_box_baseline_is_said_not_hidden(tmp_path):
     out = cfg.run_dir / "compare"
     pose = dict(BASELINES["pose2d"], boxes={"keypoints": BASELINES["pose2d"]["boxes"]["keypoints"]},
                 box_error="no person box file S9/MySegmentsMat/ground_truth_bb/Walking.54138969.mat")
-    _write_json(out / "baselines.json", dict(BASELINES, pose2d=pose))
+    write_json(out / "baselines.json", dict(BASELINES, pose2d=pose))
     (out / "tables.md").write_text(collect_tables(cfg, out)["markdown"])
     write_report(cfg, {})
     assert "| 2D: mean training pose in the silhouette box | – | not computed: no person box file" in \
@@ -237,13 +225,13 @@ def test_the_covariance_isolating_sources_and_the_matched_noise_get_rows_and_col
                                           "calibration": {"quantiles": [0.0, 1.0], "fraction": [0.1, 0.9],
                                                           "fraction_calibrated": [0.0, 1.0], "ece": 0.1 + 0.01 * i,
                                                           "ece_calibrated": 0.05, "samples_per_curve": 3}}
-            _write_json(run / "eval" / f"GraphMLP_{train}_on_{evaluated}" / "metrics.json", metrics)
+            write_json(run / "eval" / f"GraphMLP_{train}_on_{evaluated}" / "metrics.json", metrics)
     for i, train in enumerate(["GroundTruth", "GroundTruthCov"]):
         for j, evaluated in enumerate(["GroundTruth", "GroundTruthCov"]):
-            _write_json(run / "eval" / f"SkateFormer_{train}_on_{evaluated}" / "metrics.json",
+            write_json(run / "eval" / f"SkateFormer_{train}_on_{evaluated}" / "metrics.json",
                         {"xsub": {"top1": 0.3 + 0.1 * i + 0.01 * j}, "xview": {"top1": 0.2 + 0.1 * i + 0.02 * j}})
     out = run / "compare"
-    _write_json(out / "baselines.json", {"lifting": LIFT_BASE, "action": BASELINES["action"]})
+    write_json(out / "baselines.json", {"lifting": LIFT_BASE, "action": BASELINES["action"]})
     tables = collect_tables(cfg, out, matched=matched)
     (out / "tables.md").write_text(tables["markdown"])
     write_report(cfg, {})
@@ -282,14 +270,14 @@ def test_the_ways_of_using_the_probabilistic_source_get_one_table_per_task_and_a
     top1 = dict(zip(trains, (0.30, 0.31, 0.305, 0.308)))
     for k, delta in enumerate((-1.0, 0.0, 1.0)):
         run = cfg.run_dir / f"seed{k}"
-        _write_json(run / "compare" / "baselines.json", {"lifting": LIFT_BASE, "action": BASELINES["action"]})
+        write_json(run / "compare" / "baselines.json", {"lifting": LIFT_BASE, "action": BASELINES["action"]})
         for i, train in enumerate(trains):
             for j, evaluated in enumerate(["GroundTruth", "Probabilistic"]):
                 p1 = lift_p1[train] + delta + (0 if evaluated == "Probabilistic" else 7.0 + i + 0.1 * j)
-                _write_json(run / "eval" / f"GraphMLP_{train}_on_{evaluated}" / "metrics.json",
+                write_json(run / "eval" / f"GraphMLP_{train}_on_{evaluated}" / "metrics.json",
                             {"mpjpe_mm": p1, "p_mpjpe_mm": p1 / 2 + 0.3 * i})
                 acc = top1[train] + delta / 100 + 0.002 * j
-                _write_json(run / "eval" / f"SkateFormer_{train}_on_{evaluated}" / "metrics.json",
+                write_json(run / "eval" / f"SkateFormer_{train}_on_{evaluated}" / "metrics.json",
                             {"xsub": {"top1": acc}, "xview": {"top1": acc - 0.05 - 0.001 * i}})
     report = write_report(cfg, {})
     counter = check_run(cfg.run_dir)

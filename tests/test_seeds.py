@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from config import ConfigError, load_config, save_config
+from tests.helpers import write_csv, write_json
 from tests.report_check import check_run, one_table, sections
 from utils.study.report import write_report
 from utils.study.seeds import SeedRuns, Spread, combine, seed_overrides, seed_runs, summed_timings
@@ -83,17 +84,6 @@ def test_timings_sum_over_the_seeds():
 
 # --- a report over three hand-written seed folders ---------------------------------------------------
 
-def _write_csv(path, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def _write_json(path, data):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
 
 
 MATCHED = [0.0432, 0.0441, 0.045]  # the noise level matched to each seed's own Probabilistic σ
@@ -106,19 +96,19 @@ def _write_seed(cfg, seed: int, rng) -> None:
     run = cfg.run_dir
     matched = {"noise_std": MATCHED[seed], "noise_std_exact": MATCHED[seed] + 1e-5, "sigma_px": 21.6 + seed,
                "subjects": ["S1"], "cameras": [0, 1]}
-    _write_json(run / "compare" / "tables.json", {"noise": {"matched": matched}})
+    write_json(run / "compare" / "tables.json", {"noise": {"matched": matched}})
     for model, error in (("Hourglass", 31.0), ("ViTPose", 9.0)):
         rows = [{"epoch": 1, "val_pck05": 0.1, "val_pck10": 0.3, "val_error_px": 60.0, "val_ap50": 0.5},
                 {"epoch": 2, "val_pck05": 0.40 + 0.01 * seed, "val_pck10": 0.80 + 0.02 * rng.random(),
                  "val_error_px": error + seed + rng.random(), "val_ap50": 0.99}]
-        _write_csv(run / "2d" / model / "metrics.csv", rows)
+        write_csv(run / "2d" / model / "metrics.csv", rows)
         save_config(cfg, run / "2d" / model / "config.yml")
     prob = {"epoch": 2}
     for m, base in (("MSE", 11.0), ("NLL", 20.0), ("TIC", 70.0)):
         prob.update({f"val_{m}_error_px": base + rng.random(), f"val_{m}_tac_px": base / 2 + rng.random(),
                      f"val_{m}_ll": -base - rng.random(), f"val_{m}_cover1": 0.3 + 0.05 * rng.random(),
                      f"val_{m}_cover2": 0.8 + 0.05 * rng.random()})
-    _write_csv(run / "2d" / "Probabilistic_ViTPose" / "metrics.csv", [prob])
+    write_csv(run / "2d" / "Probabilistic_ViTPose" / "metrics.csv", [prob])
     save_config(cfg, run / "2d" / "Probabilistic_ViTPose" / "config.yml")
     for i, train in enumerate(SOURCES + ["GroundTruth_noise0.01", f"GroundTruth_noise{MATCHED[seed]:g}"]):
         for j, evaluated in enumerate(SOURCES):
@@ -130,20 +120,20 @@ def _write_seed(cfg, seed: int, rng) -> None:
                     "mpjpe_of_sample_mean_mm": p1 + 2 * rng.random(),
                     "calibration": {"quantiles": [0.0, 1.0], "fraction": [0.1, 0.9], "fraction_calibrated": [0.0, 1.0],
                                     "ece": 0.2 + 0.01 * rng.random(), "ece_calibrated": 0.05, "samples_per_curve": 3}}
-            _write_json(run / "eval" / f"GraphMLP_{train}_on_{evaluated}" / "metrics.json", metrics)
+            write_json(run / "eval" / f"GraphMLP_{train}_on_{evaluated}" / "metrics.json", metrics)
     for i, train in enumerate(SOURCES):
         for j, evaluated in enumerate(SOURCES):
             xsub = 1 / 15 if train == evaluated == "Probabilistic" else 0.3 + 0.05 * i + 0.01 * j + 0.02 * rng.random()
-            _write_json(run / "eval" / f"SkateFormer_{train}_on_{evaluated}" / "metrics.json",
+            write_json(run / "eval" / f"SkateFormer_{train}_on_{evaluated}" / "metrics.json",
                         {"xsub": {"top1": xsub}, "xview": {"top1": xsub / 2 + 0.01 * rng.random()}})
     boxes = {"keypoints": {"pck05": 0.28 + 0.01 * seed, "pck10": 0.55, "error_px": 30.0 + rng.random(), "ap50": 0.97},
              "silhouette": {"pck05": 0.12, "pck10": 0.31, "error_px": 55.0, "ap50": 0.91}}
-    _write_json(run / "compare" / "baselines.json", {
+    write_json(run / "compare" / "baselines.json", {
         "pose2d": {"frames": 16, "total_frames": 96, "max_val_items": 16, "box_source": "silhouette", "boxes": boxes},
         "lifting": {"mpjpe_mm": 200.0, "p_mpjpe_mm": 150.0, "frames": 100},
         "action": {sp: {"chance": 1 / 15, "majority_top1": 0.09, "test_clips": 5, "majority_action": "Eating"}
                    for sp in ("xsub", "xview")}})
-    _write_json(run / "timings.json", {"train 2D ViTPose": 10.0 + seed, "figures": 2.5})
+    write_json(run / "timings.json", {"train 2D ViTPose": 10.0 + seed, "figures": 2.5})
 
 
 @pytest.fixture
@@ -157,7 +147,7 @@ def seeds_run(tmp_path):
         _write_seed(load_config(run_overrides), seed, rng)
     timings = summed_timings({"data": 9.4}, [json.loads((cfg.run_dir / f"seed{k}" / "timings.json").read_text())
                                              for k in SEEDS])
-    _write_json(cfg.run_dir / "timings.json", timings)
+    write_json(cfg.run_dir / "timings.json", timings)
     write_report(cfg, timings)
     return cfg, cfg.run_dir
 

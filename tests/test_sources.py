@@ -2,34 +2,23 @@
 the layout of covariance draws along a window (sample_mode frame | window | ar1), the noise level matched to
 the Probabilistic σ, and what compare.py plans for them.
 
-The data is a :class:`Human36M` built in memory whose 2D of (camera c, frame f, joint j) is the pixel
-(100 + 10 f + j, 300 + 20 c + j); the Probabilistic artifact is written by hand at its place in the run
+The data is the in-memory ramp of tests/ramp_data.py (the 2D of camera c, frame f, joint j is the pixel
+(100 + 10 f + j, 300 + 20 c + j)); the Probabilistic artifact is written by hand at its place in the run
 layout: means = ground truth + (3 f, −2) px, and a covariance Σ_f = (1 + f) B with B a fixed SPD matrix
 (~±10 px), so every expected value below is written out from these definitions and the normalisation
 x ↦ 2x/w − 1 (covariances × (2/w)²).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from dataloader.h36m import NUM_CAMERAS, NUM_JOINTS, get_camera
+from dataloader.h36m import NUM_JOINTS, get_camera
+from tests.ramp_data import normalised, pixels, ramp_human36m
 
 D = 2 * NUM_JOINTS
 FRAMES = {("S1", "Walking 1"): 12, ("S9", "Walking"): 9}
 KEY = ("S9", "Walking", 2)
-
-
-def pixels(camera: int, num_frames: int) -> np.ndarray:
-    f, j = np.meshgrid(np.arange(num_frames), np.arange(NUM_JOINTS), indexing="ij")
-    return np.stack([100.0 + 10 * f + j, 300.0 + 20 * camera + j + 0 * f], -1).astype(np.float32)
-
-
-def normalised(subject: str, camera: int, px: np.ndarray) -> np.ndarray:
-    cam = get_camera(subject, camera)
-    return np.stack([2 * px[..., 0] / cam.res_w - 1, 2 * px[..., 1] / cam.res_w - cam.res_h / cam.res_w], -1)
 
 
 def base_covariance() -> np.ndarray:
@@ -43,15 +32,7 @@ def mean_offset(f: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def data():
-    from dataloader.reader import Human36M
-
-    rng = np.random.default_rng(0)
-    positions_3d, positions_2d = {}, {}
-    for (subject, sequence), n in FRAMES.items():
-        positions_3d.setdefault(subject, {})[sequence] = rng.uniform(-1, 1, (n, 32, 3)).astype(np.float32)
-        positions_2d.setdefault(subject, {})[sequence] = [pixels(c, n) for c in range(NUM_CAMERAS)]
-    return Human36M(root=Path("/nonexistent"), frame_template="{subject}/{sequence}.{camera}/{frame}.jpg",
-                    positions_3d=positions_3d, positions_2d=positions_2d)
+    return ramp_human36m(FRAMES)
 
 
 def make_cfg(tmp_path, *overrides):
