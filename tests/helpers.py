@@ -114,12 +114,10 @@ def call_stage(script: str, overrides: list[str]) -> tuple[int, str, str]:
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
-    """A metrics.csv as the training loop writes it: a header from the first row's keys, one line per row."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    """A metrics.csv by the writer the training loop uses, its header the first row's keys."""
+    from utils.engine.files import write_csv as write_rows
+
+    write_rows(path, list(rows[0]), rows)
 
 
 def write_json(path: Path, data) -> None:

@@ -29,8 +29,6 @@ BASELINES = {
 }
 
 
-
-
 @pytest.fixture
 def hand_run(tmp_path):
     """A run folder of hand-written metrics files; returns (cfg, run dir)."""
@@ -70,7 +68,7 @@ def hand_run(tmp_path):
         for j, evaluated in enumerate(SOURCES):
             xsub = 1 / 15 if train == evaluated == "Probabilistic" else 0.3 + 0.05 * i + 0.01 * j
             write_json(run / "eval" / f"SkateFormer_{train}_on_{evaluated}" / "metrics.json",
-                        {"xsub": {"top1": xsub, "chance": 1 / 15}, "xview": {"top1": xsub / 2 + 0.0123, "chance": 1 / 15}})
+                       {"xsub": {"top1": xsub, "chance": 1 / 15}, "xview": {"top1": xsub / 2 + 0.0123, "chance": 1 / 15}})
     out = run / "compare"
     write_json(out / "baselines.json", BASELINES)
     # per joint: every number distinct; the Hourglass's wrists at the baseline's level
@@ -81,7 +79,7 @@ def hand_run(tmp_path):
     for wrist in ("LWrist", "RWrist"):
         joints["Hourglass"][names.index(wrist)] = baseline[names.index(wrist)]
     write_json(out / "joints2d.json", {"frames": 96, "cameras": [0, 1], "joints": names, "baseline": baseline,
-                                        "sources": joints})
+                                       "sources": joints})
     tables = collect_tables(cfg, out)
     (out / "tables.md").write_text(tables["markdown"])
     timings = {"data": 9.4, "train 2D ViTPose": 12.0}
@@ -229,7 +227,7 @@ def test_the_covariance_isolating_sources_and_the_matched_noise_get_rows_and_col
     for i, train in enumerate(["GroundTruth", "GroundTruthCov"]):
         for j, evaluated in enumerate(["GroundTruth", "GroundTruthCov"]):
             write_json(run / "eval" / f"SkateFormer_{train}_on_{evaluated}" / "metrics.json",
-                        {"xsub": {"top1": 0.3 + 0.1 * i + 0.01 * j}, "xview": {"top1": 0.2 + 0.1 * i + 0.02 * j}})
+                       {"xsub": {"top1": 0.3 + 0.1 * i + 0.01 * j}, "xview": {"top1": 0.2 + 0.1 * i + 0.02 * j}})
     out = run / "compare"
     write_json(out / "baselines.json", {"lifting": LIFT_BASE, "action": BASELINES["action"]})
     tables = collect_tables(cfg, out, matched=matched)
@@ -275,10 +273,10 @@ def test_the_ways_of_using_the_probabilistic_source_get_one_table_per_task_and_a
             for j, evaluated in enumerate(["GroundTruth", "Probabilistic"]):
                 p1 = lift_p1[train] + delta + (0 if evaluated == "Probabilistic" else 7.0 + i + 0.1 * j)
                 write_json(run / "eval" / f"GraphMLP_{train}_on_{evaluated}" / "metrics.json",
-                            {"mpjpe_mm": p1, "p_mpjpe_mm": p1 / 2 + 0.3 * i})
+                           {"mpjpe_mm": p1, "p_mpjpe_mm": p1 / 2 + 0.3 * i})
                 acc = top1[train] + delta / 100 + 0.002 * j
                 write_json(run / "eval" / f"SkateFormer_{train}_on_{evaluated}" / "metrics.json",
-                            {"xsub": {"top1": acc}, "xview": {"top1": acc - 0.05 - 0.001 * i}})
+                           {"xsub": {"top1": acc}, "xview": {"top1": acc - 0.05 - 0.001 * i}})
     report = write_report(cfg, {})
     counter = check_run(cfg.run_dir)
     assert counter.cells >= 2 * (4 * 2 * 2 + 2 * 2)

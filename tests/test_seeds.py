@@ -85,7 +85,6 @@ def test_timings_sum_over_the_seeds():
 # --- a report over three hand-written seed folders ---------------------------------------------------
 
 
-
 MATCHED = [0.0432, 0.0441, 0.045]  # the noise level matched to each seed's own Probabilistic σ
 
 
@@ -125,7 +124,7 @@ def _write_seed(cfg, seed: int, rng) -> None:
         for j, evaluated in enumerate(SOURCES):
             xsub = 1 / 15 if train == evaluated == "Probabilistic" else 0.3 + 0.05 * i + 0.01 * j + 0.02 * rng.random()
             write_json(run / "eval" / f"SkateFormer_{train}_on_{evaluated}" / "metrics.json",
-                        {"xsub": {"top1": xsub}, "xview": {"top1": xsub / 2 + 0.01 * rng.random()}})
+                       {"xsub": {"top1": xsub}, "xview": {"top1": xsub / 2 + 0.01 * rng.random()}})
     boxes = {"keypoints": {"pck05": 0.28 + 0.01 * seed, "pck10": 0.55, "error_px": 30.0 + rng.random(), "ap50": 0.97},
              "silhouette": {"pck05": 0.12, "pck10": 0.31, "error_px": 55.0, "ap50": 0.91}}
     write_json(run / "compare" / "baselines.json", {
