@@ -154,7 +154,7 @@ def _epochs(path: Path) -> int:
 
 def test_an_interrupted_training_job_is_requeued_and_resumes_from_last_pt(tiny_root, tmp_path):
     from utils.engine.checkpoint import load_checkpoint
-    from utils.study.launch import StageJob
+    from utils.study.job import StageJob
 
     out = tmp_path / "out"
     run = graphmlp_dir(out)
