@@ -16,6 +16,9 @@ OVERRIDES = [
     "pose2d.max_train_items=24", "pose2d.max_val_items=16", "pose2d.batch_size=8",
     "prob.methods=[Diagonal, TIC]", "prob.export_method=TIC", "prob.batch_size=8",
     "lifting.epochs=1", "action.epochs=1", "action.batch_size=8", "compare.noise_stds=[0.01]", "evaluate.num_samples=3",
+    # every kind of downstream source once: a deterministic artifact, the probabilistic one, the ways of using it
+    "compare.sources=[GroundTruth, ViTPose, Probabilistic, ProbabilisticMean, GroundTruthCov]",
+    "compare.action_sources=[GroundTruth, Probabilistic]",
     "vis.max_frames=3", "vis.num_samples=2", "vis.pose_samples=2", "vis.dpi=50",
 ]
 
