@@ -120,7 +120,7 @@ def test_slurm_submits_every_stage_with_afterok_on_the_stages_it_waits_for(tiny_
 
 STUDY = ["experiment=local", "data.actions=[Walking]", "data.cameras=[0, 1]", "pose2d.max_train_items=16",
          "pose2d.max_val_items=8", "prob.methods=[TIC]", "prob.export_method=TIC", "lifting.epochs=1",
-         "action.epochs=1", "compare.sources=[GroundTruth, ViTPose, Probabilistic]",
+         "action.epochs=1", "compare.sources=[GroundTruth, Probabilistic]",
          "compare.action_sources=[GroundTruth]", "compare.noise_stds=[]", "compare.matched_noise=false",
          "evaluate.num_samples=2", "vis.max_frames=2", "vis.num_samples=1", "vis.pose_samples=1", "vis.dpi=40"]
 
@@ -140,8 +140,8 @@ def test_the_study_through_submitits_local_executor(tiny_root, tmp_path):
     assert {"train 2D ViTPose", "predict 2D Probabilistic", "downstream + comparison", "figures"} <= set(timings)
     status = _study(["--status", *args], env).stdout.splitlines()
     rows = {re.split(r"\s{2,}", r)[0]: re.split(r"\s{2,}", r) for r in status[1:]}
-    assert rows["train GraphMLP on ViTPose"][1:] == [jobs["train GraphMLP on ViTPose"]["job_id"], "up to date",
-                                                     str(run / "3d" / "GraphMLP_ViTPose" / "last.pt")]
+    lifter, last = "train GraphMLP on Probabilistic", run / "3d" / "GraphMLP_Probabilistic" / "last.pt"
+    assert rows[lifter][1:] == [jobs[lifter]["job_id"], "up to date", str(last)]
     assert rows["figures"][2:] == ["up to date", str(run / "figures" / ".done")]
     # a second run finds every stage up to date and submits nothing
     again = _study(args, env)
