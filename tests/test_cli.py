@@ -1,7 +1,12 @@
 """utils/engine/cli.py: `python <script>.py --help` on every stage script prints what the stage does, the command
 line form and the configuration keys the stage reads with their current values and configuration.yml comments,
-and exits 0 (no data, no run folder, nothing written)."""
+and exits 0 (no data, no run folder, nothing written).
+
+Each script's `__main__` block runs in this process (runpy, as `python script.py` would run it, its imports already
+loaded); one script runs as a real process to check the exit status and the streams."""
 import importlib
+import runpy
+import sys
 
 import pytest
 
@@ -31,10 +36,11 @@ def test_every_stage_script_is_covered():
 
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
-def test_help_describes_the_stage_and_its_keys(script, tmp_path):
+def test_help_describes_the_stage_and_its_keys(script, tmp_path, monkeypatch, capsys):
     reads, not_read = SCRIPTS[script]
-    code, out, err = run_stage(script, ["--help", "seed=7", f"output_root={tmp_path}"])
-    assert code == 0, err[-2000:]
+    monkeypatch.setattr(sys, "argv", [script, "--help", "seed=7", f"output_root={tmp_path}"])
+    runpy.run_path(str(REPO / script), run_name="__main__")  # returns: --help exits 0
+    out = capsys.readouterr().out
     doc = importlib.import_module(script.removesuffix(".py")).__doc__.strip()
     assert out.startswith(doc.splitlines()[0])                          # what the stage does
     assert f"usage: python {script} [--config FILE] [key=value" in out  # the command line form
@@ -53,6 +59,12 @@ def test_key_comments_cover_every_configuration_key():
     comments = key_comments()
     assert [k for k in keys if not comments.get(k)] == []
     assert comments["pose2d.sigma"].startswith("Gaussian heatmap target std (heatmap pixels")
+
+
+def test_help_in_a_real_process_exits_0_and_writes_stdout_only(tmp_path):
+    code, out, err = run_stage("main.py", ["--help", f"output_root={tmp_path}"])
+    assert code == 0 and out.startswith(importlib.import_module("main").__doc__.strip().splitlines()[0]), err[-2000:]
+    assert "usage: python main.py" in out and not any(tmp_path.iterdir())
 
 
 def test_help_with_a_bad_override_is_one_line_and_status_1():
