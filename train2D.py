@@ -23,7 +23,7 @@ import torch
 from config import MODELS_2D, to_dict
 from dataloader.loaders import make_loader
 from dataloader.reader import load_human36m
-from models.registry import pose2d_setting_key
+from models.registry import pose2d_init_file, pose2d_setting_key
 from utils.stages import estimator, init_weights
 from utils.engine import layout, runtime
 from utils.engine.cli import run, setup
@@ -43,7 +43,7 @@ def main(argv):
                          subjects=list(cfg.data.train_subjects) + list(cfg.data.test_subjects),
                          actions=cfg.data.actions or None)
     model, kwargs = estimator.build_estimator(cfg, name)
-    init = estimator.init_file(cfg, name)
+    init = pose2d_init_file(cfg, name)
     if init is not None:  # pose2d.init / pose2d.hourglass_init: an official file or one of ours (resume overrides it)
         key = f"pose2d.{pose2d_setting_key(cfg, name, 'init')}"
         report = init_weights.initialise(model, kwargs, init, key=key)

@@ -75,3 +75,14 @@ def pose2d_setting(cfg, name: str, key: str):
 def pose2d_preset(cfg, name: str) -> str:
     """The preset the 2D family `name` is built with (`pose2d.vitpose_preset` / `pose2d.hourglass_preset`)."""
     return getattr(cfg.pose2d, family(name).preset_key)
+
+
+def pose2d_init_file(cfg, name: str):
+    """The file the 2D family `name` starts from (a Path; None for random weights): `pose2d.hourglass_init` for the
+    Hourglass when set (``random``: random weights), else `pose2d.init`; a relative path is relative to the repo.
+
+    Here, beside the other per-family settings, so that the study's planner reads it without importing a model."""
+    from config import resolve_path
+
+    init = pose2d_setting(cfg, name, "init")
+    return None if init in ("", "random") else resolve_path(init)

@@ -14,9 +14,9 @@ import torch.nn.functional as F
 
 from config import load_config
 from models.pose2d import build_pose_model
+from models.registry import pose2d_init_file
 from models.vit_pose import ViT
 from utils.engine.checkpoint import CheckpointError, atomic_save, make_checkpoint
-from utils.stages import estimator
 from utils.stages.init_weights import initialise, resize_pos_embed
 from tests.helpers import base_overrides, call_stage
 
@@ -217,15 +217,15 @@ def test_unknown_missing_and_corrupt_files_are_refused(tmp_path):
 
 def test_the_init_keys_name_the_files(tmp_path):
     cfg = load_config(["pose2d.init=weights/vit.pth", "pose2d.hourglass_init=/abs/hg.pth.tar"])
-    assert estimator.init_file(cfg, "ViTPose") == Path(__file__).resolve().parent.parent / "weights/vit.pth"
-    assert estimator.init_file(cfg, "Hourglass") == Path("/abs/hg.pth.tar")
+    assert pose2d_init_file(cfg, "ViTPose") == Path(__file__).resolve().parent.parent / "weights/vit.pth"
+    assert pose2d_init_file(cfg, "Hourglass") == Path("/abs/hg.pth.tar")
     cfg = load_config(["pose2d.init=/abs/x.pth", "pose2d.hourglass_init=random"])
-    assert estimator.init_file(cfg, "Hourglass") is None
-    assert estimator.init_file(load_config(["pose2d.init=/abs/x.pth"]), "Hourglass") == Path("/abs/x.pth")
-    assert estimator.init_file(load_config([]), "ViTPose") is None
+    assert pose2d_init_file(cfg, "Hourglass") is None
+    assert pose2d_init_file(load_config(["pose2d.init=/abs/x.pth"]), "Hourglass") == Path("/abs/x.pth")
+    assert pose2d_init_file(load_config([]), "ViTPose") is None
     paper = load_config(["profile=paper"])
-    assert estimator.init_file(paper, "ViTPose").name == "mae_pretrain_vit_base.pth"
-    assert estimator.init_file(paper, "Hourglass").name == "stacked_hourglass_8hg.pth.tar"
+    assert pose2d_init_file(paper, "ViTPose").name == "mae_pretrain_vit_base.pth"
+    assert pose2d_init_file(paper, "Hourglass").name == "stacked_hourglass_8hg.pth.tar"
 
 
 def _captured_model(monkeypatch, caplog, script: str, overrides: list[str]):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,15 +22,6 @@ from utils.metrics import ap50_study, mean_joint_error_2d, pck
 
 def preset_of(cfg, name: str) -> str:
     return pose2d_preset(cfg, name)
-
-
-def init_file(cfg, name: str) -> Path | None:
-    """The file the 2D model `name` starts from (None for random weights): `pose2d.hourglass_init` for the
-    Hourglass when set (``random``: random weights), else `pose2d.init`; a relative path is relative to the repo."""
-    from config import resolve_path
-
-    init = pose2d_setting(cfg, name, "init")
-    return None if init in ("", "random") else resolve_path(init)
 
 
 def build_datasets(cfg, data, model, seed, name: str):

@@ -17,10 +17,10 @@ import yaml
 from config import MODELS_2D, load_config, to_dict
 from dataloader.sources import artifact_name
 from dataloader.synthetic import generate as synthetic_generate
+from models.registry import pose2d_init_file
 from utils.engine import layout
 from utils.engine.checkpoint import training_finished
 from utils.engine.files import mtime as _mtime
-from utils.stages import estimator
 from utils.study.comparison import eval_sources, prediction_meta, run_args, train_runs, trained_checkpoint
 from utils.study.seeds import seed_overrides
 
@@ -115,7 +115,7 @@ def run_stages(cfg, data_inputs: list[Path], force: bool = False) -> list[Stage]
     for model in MODELS_2D:
         run = layout.pose2d_dir(cfg, model)
         args = [f"model_2D_prediction={model}"]
-        init = estimator.init_file(cfg, model)
+        init = pose2d_init_file(cfg, model)
         stages.append(Stage(f"train 2D {model}", [("train2D.py", args)], outputs=[run / "last.pt"],
                             inputs=data_inputs + ([init] if init else []), saved_config=run / "config.yml",
                             stage_overrides=args, estimate_s=150, ignored=DETERMINISTIC_2D_IGNORED,
