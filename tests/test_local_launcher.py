@@ -3,12 +3,14 @@ order, how many at a time, and with how many threads."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from config import load_config
 from utils.study import launch
+from utils.study.job import STAGE_SECONDS, record_seconds
 from utils.study.plan import Stage
 
 # a stand-in stage command: records when it ran and the thread count it was given, then writes its output
@@ -98,3 +100,38 @@ def test_a_failed_stage_stops_what_waits_for_it(tmp_path, cfg):
     with pytest.raises(SystemExit, match="exit 3"):
         launch.run_local(stages, cfg(2), None)
     assert _runs(tmp_path) == []
+
+
+def _seconds(tmp_path: Path) -> tuple[dict, dict]:
+    """(timings.json, the seconds recorded per stage) of the stand-in run folder."""
+    return (json.loads((tmp_path / "timings.json").read_text()),
+            {label: seconds for label, (_, seconds) in json.loads((tmp_path / STAGE_SECONDS).read_text()).items()})
+
+
+def test_timings_keep_the_seconds_of_stages_skipped_as_up_to_date(tmp_path, cfg):
+    # a and b add to one entry, as every downstream stage adds to the comparison's; c runs every time, as it does
+    stages = [replace(_stage(tmp_path, "a", sleep=0.2), timing="phase"),
+              replace(_stage(tmp_path, "b"), timing="phase"),
+              replace(_stage(tmp_path, "c", ["a", "b"]), timing="phase", always=True)]
+    launch.run_local(stages, cfg(2), None)
+    timings, first = _seconds(tmp_path)
+    assert set(first) == {"a", "b", "c"} and first["a"] >= 0.2
+    assert timings == {"phase": pytest.approx(sum(first.values()), abs=0.15)}
+    # a re-run redoes c alone: the entry still holds a's and b's seconds, not c's alone
+    launch.run_local(stages, cfg(2), None)
+    timings, again = _seconds(tmp_path)
+    assert len(_runs(tmp_path)) == 4 and (again["a"], again["b"]) == (first["a"], first["b"])
+    assert timings == {"phase": pytest.approx(sum(again.values()), abs=0.15)}
+    # a stage the plan no longer has stops counting
+    launch.run_local(stages[1:], cfg(2), None)
+    timings, last = _seconds(tmp_path)
+    assert set(last) == {"b", "c"} and timings == {"phase": pytest.approx(last["b"] + last["c"], abs=0.15)}
+
+
+def test_a_running_or_failed_stage_has_no_seconds(tmp_path):
+    record_seconds(tmp_path, "a", "phase", 2.0)
+    record_seconds(tmp_path, "b", "phase", 3.0)
+    record_seconds(tmp_path, "b", "phase", None)  # b started again (and failed, or is still running)
+    assert json.loads((tmp_path / "timings.json").read_text()) == {"phase": 2.0}
+    record_seconds(tmp_path, "a", "phase", None)
+    assert json.loads((tmp_path / "timings.json").read_text()) == {}

@@ -10,6 +10,7 @@ import pytest
 
 from tests.helpers import run_stage
 from tests.report_check import check_run
+from utils.study.job import STAGE_SECONDS
 
 OVERRIDES = [
     "experiment=e2e", "data.actions=[Walking, Phoning]", "data.cameras=[0, 1]",
@@ -42,10 +43,24 @@ def test_study_over_two_seeds_runs_every_stage_per_seed_and_reports_mean_and_sd(
     assert json.loads((top / "timings.json").read_text())["train 2D ViTPose"] == pytest.approx(
         sum(json.loads((top / f"seed{k}" / "timings.json").read_text())["train 2D ViTPose"] for k in (0, 1)), abs=0.05)
 
-    # a second run finds everything up to date
+    # a second run finds everything up to date; each seed's time per stage still counts the stages it skipped
+    before = {seed: stage_seconds(top / f"seed{seed}") for seed in (0, 1)}
     code, out, err = run_stage("study.py", base, timeout=600)
     assert code == 0, err[-4000:]
     assert (out + err).count("[skip]") >= 12
+    for seed in (0, 1):
+        after = stage_seconds(top / f"seed{seed}")
+        skipped = [label for label in before[seed]
+                   if label.startswith(("train ", "evaluate ")) and "matched" not in label]
+        assert len(skipped) >= 16 and all(after[label] == before[seed][label] for label in skipped)
+        timings = json.loads((top / f"seed{seed}" / "timings.json").read_text())
+        downstream = [seconds for entry, seconds in after.values() if entry == "downstream + comparison"]
+        assert timings["downstream + comparison"] == pytest.approx(sum(downstream), abs=0.05 * len(downstream))
+
+
+def stage_seconds(run) -> dict[str, tuple[str, float]]:
+    """Stage label → (its timings.json entry, its seconds), as the study recorded them."""
+    return {label: tuple(v) for label, v in json.loads((run / STAGE_SECONDS).read_text()).items()}
 
 
 def check_seed_run(run):

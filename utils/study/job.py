@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -35,7 +36,7 @@ class StageJob:
     commands: list[list[str]]            # argv of each command (python or torchrun first)
     markers: list[str] = field(default_factory=list)   # `.done*` files to touch once every command succeeded
     run_dir: str = ""                    # the run folder whose timings.json gets the seconds
-    timing: str = ""                     # the timings.json entry (seconds add up: several stages may share one)
+    timing: str = ""                     # the timings.json entry (several stages may share one: their sum)
     state_dir: str = ""                  # where the job writes its state (`--status`); "" = nowhere
     start: int = 0                       # the first command to run (a requeued job starts where it stopped)
     attempt: int = 1
@@ -47,6 +48,8 @@ class StageJob:
     def __call__(self) -> float:
         started = time.perf_counter()
         self._state("RUNNING")
+        if self.run_dir:
+            record_seconds(Path(self.run_dir), self.label, self.timing or self.label, None)
         for i in range(self.start, len(self.commands)):
             self.current = i
             cmd = self.commands[i]
@@ -60,7 +63,7 @@ class StageJob:
             marker.touch()
         seconds = round(time.perf_counter() - started, 1)
         if self.run_dir:
-            add_seconds(Path(self.run_dir), self.timing or self.label, seconds)
+            record_seconds(Path(self.run_dir), self.label, self.timing or self.label, seconds)
         self._state("COMPLETED", seconds=seconds)
         return seconds
 
@@ -115,15 +118,51 @@ def _run(cmd: list[str], own_group: bool = True, env: dict[str, str] | None = No
         raise
 
 
-def add_seconds(run_dir: Path, key: str, seconds: float, reset: bool = False) -> None:
-    """Add a stage's seconds to run_dir/timings.json (or set them, `reset`), under a lock: the jobs of one run folder
-    finish concurrently, and several stages may add to one entry (the downstream stages to the comparison's)."""
+STAGE_SECONDS = ".timings_stages.json"  # <run dir>/: stage label → [timings.json entry, seconds or null]
+
+
+def record_seconds(run_dir: Path, label: str, entry: str, seconds: float | None) -> None:
+    """Record the seconds of the stage `label` (None: it is running again, its earlier seconds no longer count) and
+    rewrite run_dir/timings.json, each entry the sum of its stages' recorded seconds.
+
+    Several stages share an entry (every downstream training and evaluation with the comparison's). A stage skipped
+    as up to date keeps the seconds of the run that made its outputs: a re-run that redoes only the comparison still
+    shows what the downstream phase cost, not the comparison's seconds alone. Under a lock: the jobs of one run
+    folder finish concurrently."""
+    with _locked(run_dir):
+        stages = _read_json(run_dir / STAGE_SECONDS)
+        stages[label] = [entry, None if seconds is None else round(seconds, 1)]
+        _write_timings(run_dir, stages)
+
+
+def keep_seconds(run_dir: Path, labels: set[str]) -> None:
+    """Forget the recorded seconds of every stage not in `labels` (the study's plan no longer has it: a source taken
+    out of the comparison) and rewrite run_dir/timings.json."""
+    if not (run_dir / STAGE_SECONDS).is_file():
+        return
+    with _locked(run_dir):
+        stages = _read_json(run_dir / STAGE_SECONDS)
+        _write_timings(run_dir, {k: v for k, v in stages.items() if k in labels})
+
+
+@contextmanager
+def _locked(run_dir: Path):
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / "timings.json.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        path = run_dir / "timings.json"
-        timings = json.loads(path.read_text()) if path.is_file() else {}
-        timings[key] = round((0.0 if reset else timings.get(key, 0.0)) + seconds, 1)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(timings, indent=1))
-        os.replace(tmp, path)
+        yield
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _write_timings(run_dir: Path, stages: dict[str, list]) -> None:
+    timings: dict[str, float] = {}
+    for entry, seconds in stages.values():
+        if seconds is not None:
+            timings[entry] = round(timings.get(entry, 0.0) + seconds, 1)
+    for name, content in ((STAGE_SECONDS, stages), ("timings.json", timings)):
+        tmp = run_dir / f"{name}.tmp"
+        tmp.write_text(json.dumps(content, indent=1))
+        os.replace(tmp, run_dir / name)

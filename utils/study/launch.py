@@ -24,7 +24,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from config import REPO_ROOT
-from utils.study.job import StageJob, add_seconds, slug
+from utils.study.job import StageJob, keep_seconds, slug
 from utils.study.plan import Stage, is_stale
 
 logger = logging.getLogger("study")
@@ -40,10 +40,13 @@ def jobs_folder(cfg) -> Path:
     return resolve_path(cfg.slurm.folder) if cfg.slurm.folder else cfg.run_dir / "jobs"
 
 
-def reset_seconds(stages: list[Stage]) -> None:
-    """Zero the timings.json entries the stages about to run add to."""
+def forget_unplanned_seconds(stages: list[Stage]) -> None:
+    """Each run folder's timings.json keeps the seconds of the stages the study still has (utils/study/job.py)."""
+    labels: dict[Path, set[str]] = {}
     for stage in stages:
-        add_seconds(stage.run_dir, stage.timing or stage.name, 0.0, reset=True)
+        labels.setdefault(stage.run_dir, set()).add(stage.label)
+    for run_dir, kept in labels.items():
+        keep_seconds(run_dir, kept)
 
 
 def stage_job(stage: Stage, cfg, config_file, extra_gpus: int = 0) -> StageJob:
@@ -114,7 +117,7 @@ def run_local(stages: list[Stage], cfg, config_file, force: bool = False) -> Non
     remaining = critical_path(stages)
     running = {}
     failed: list[str] = []
-    reset: set[tuple] = set()  # timings.json entries zeroed by this run (stages add their seconds to them)
+    forget_unplanned_seconds(stages)
     bar = tqdm(total=len(stages), desc="study", unit="stage", dynamic_ncols=True)
     with ThreadPoolExecutor(max_workers=cfg.local_jobs) as pool:
         while pending or running:
@@ -133,9 +136,6 @@ def run_local(stages: list[Stage], cfg, config_file, force: bool = False) -> Non
                         scan = True
                         continue
                     bar.set_postfix_str(stage.label)
-                    if (stage.run_dir, stage.timing or stage.name) not in reset:
-                        reset_seconds([stage])
-                        reset.add((stage.run_dir, stage.timing or stage.name))
                     job = replace(stage_job(stage, cfg, config_file), own_group=False, state_dir="",
                                   env=local_env(cfg.local_jobs))
                     running[pool.submit(job)] = stage
@@ -251,7 +251,7 @@ def submit(stages: list[Stage], cfg, overrides: list[str], config_file, launcher
         return jobs
     folder = str(jobs_folder(cfg) / "%j")  # submitit's folder of each job (%j: its id)
     ex = executor(cfg, launcher)
-    reset_seconds([s for s in todo if job_state(cfg, s.label, jobs.get(s.label)) not in ACTIVE])
+    forget_unplanned_seconds(stages)
     if launcher == "slurm":
         ids: dict[str, str] = {}
         for stage in todo:
