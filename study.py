@@ -29,7 +29,7 @@ from pathlib import Path
 
 from config import load_config, split_argv
 from utils.engine.cli import run
-from utils.study.launch import run_local, status_rows, status_table, submit
+from utils.study.launch import estimated_seconds, run_local, status_rows, status_table, submit
 from utils.study.plan import Stage, plan
 from utils.study.report import write_report
 from utils.study.seeds import read_timings, seed_overrides, summed_timings
@@ -75,9 +75,8 @@ def main(argv):
         logger.warning("%s also holds a single-seed run (2d/, …): its report.md, compare/ tables and timings.json "
                        "will describe the seeds' runs in seed<k>/; use experiment=<another name> to keep both",
                        cfg.run_dir)
-    timings = {run: read_timings(run) for run in dict.fromkeys(s.run_dir for s in stages)}  # run folder → seconds
     todo = [s for s in stages if s.stale]
-    estimate = sum(timings[s.run_dir].get(s.name, s.estimate_s) for s in todo)
+    estimate = estimated_seconds(todo)
     seeds = f"seeds {', '.join(map(str, cfg.seeds))}" if cfg.seeds else f"seed {cfg.seed}"
     logger.info("study '%s' (profile %s, %s, launcher %s): %d of %d stages to run, estimated %.0f min on this machine",
                 cfg.experiment, cfg.profile, seeds, cfg.launcher, len(todo), len(stages), estimate / 60)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from config import load_config
+from tests.helpers import write_json
 from utils.study import launch
-from utils.study.job import STAGE_SECONDS, record_seconds
+from utils.study.job import record_seconds, stage_seconds
 from utils.study.plan import Stage
 
 # a stand-in stage command: records when it ran and the thread count it was given, then writes its output
@@ -104,8 +105,7 @@ def test_a_failed_stage_stops_what_waits_for_it(tmp_path, cfg):
 
 def _seconds(tmp_path: Path) -> tuple[dict, dict]:
     """(timings.json, the seconds recorded per stage) of the stand-in run folder."""
-    return (json.loads((tmp_path / "timings.json").read_text()),
-            {label: seconds for label, (_, seconds) in json.loads((tmp_path / STAGE_SECONDS).read_text()).items()})
+    return json.loads((tmp_path / "timings.json").read_text()), stage_seconds(tmp_path)
 
 
 def test_timings_keep_the_seconds_of_stages_skipped_as_up_to_date(tmp_path, cfg):
@@ -133,5 +133,13 @@ def test_a_running_or_failed_stage_has_no_seconds(tmp_path):
     record_seconds(tmp_path, "b", "phase", 3.0)
     record_seconds(tmp_path, "b", "phase", None)  # b started again (and failed, or is still running)
     assert json.loads((tmp_path / "timings.json").read_text()) == {"phase": 2.0}
+    assert stage_seconds(tmp_path) == {"a": 2.0}
     record_seconds(tmp_path, "a", "phase", None)
     assert json.loads((tmp_path / "timings.json").read_text()) == {}
+
+
+def test_the_estimate_takes_each_stage_from_its_last_run(tmp_path):
+    a, b, c = (replace(_stage(tmp_path, name), timing="phase", estimate_s=60.0) for name in "abc")
+    record_seconds(tmp_path, "a", "phase", 2.0)  # a ran here before; b and c never did
+    write_json(tmp_path / "timings.json", {"phase": 2.0, "c": 7.0})  # c: an older run folder's own entry
+    assert launch.estimated_seconds([a, b, c]) == 2.0 + 60.0 + 7.0

@@ -145,6 +145,12 @@ def keep_seconds(run_dir: Path, labels: set[str]) -> None:
         _write_timings(run_dir, {k: v for k, v in stages.items() if k in labels})
 
 
+def stage_seconds(run_dir: Path) -> dict[str, float]:
+    """Stage label → its last recorded seconds in run_dir (stages that never finished there are absent)."""
+    stages = _read_json(Path(run_dir) / STAGE_SECONDS)
+    return {label: seconds for label, (_, seconds) in stages.items() if seconds is not None}
+
+
 @contextmanager
 def _locked(run_dir: Path):
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -24,8 +24,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from config import REPO_ROOT
-from utils.study.job import StageJob, keep_seconds, slug
+from utils.study.job import StageJob, keep_seconds, slug, stage_seconds
 from utils.study.plan import Stage, is_stale
+from utils.study.seeds import read_timings
 
 logger = logging.getLogger("study")
 
@@ -106,6 +107,15 @@ def critical_path(stages: list[Stage]) -> dict[str, float]:
     for stage in reversed(stages):
         remaining[stage.label] = stage.estimate_s + max((remaining[w] for w in waiting[stage.label]), default=0.0)
     return remaining
+
+
+def estimated_seconds(stages: list[Stage]) -> float:
+    """The seconds the stages will take, one at a time: each stage's seconds when it last ran in its run folder, else
+    its timings.json entry when that is its own (the 2D stages), else its `estimate_s`."""
+    runs = dict.fromkeys(s.run_dir for s in stages)
+    recorded = {run: stage_seconds(run) for run in runs}
+    timings = {run: read_timings(run) for run in runs}
+    return sum(recorded[s.run_dir].get(s.label, timings[s.run_dir].get(s.name, s.estimate_s)) for s in stages)
 
 
 def run_local(stages: list[Stage], cfg, config_file, force: bool = False) -> None:
