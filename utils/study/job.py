@@ -3,7 +3,7 @@ its seconds in `<run dir>/timings.json`, its state in `<jobs folder>/state/<stag
 
 The same object runs a stage in study.py's threads (`launcher=local`) and in a submitit job (`slurm`,
 `submitit_local`), where submitit unpickles it in a fresh Python process. This module therefore imports the
-standard library, tqdm and submitit only (no torch, no model code): a job starts its first command within a second
+standard library, tqdm and config only (no torch, no model code): a job starts its first command within a second
 instead of spending seconds on imports its commands repeat.
 """
 from __future__ import annotations
