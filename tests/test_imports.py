@@ -1,9 +1,12 @@
-"""The import graph of the project, read from the source with `ast` (nothing is imported): imports flow one
-way, so no package module imports a stage script and no two project modules import each other, directly or
-round a longer loop. Imports inside functions count: a deferred import still ties the two modules together."""
+"""The import graph of the project, read from the source with `ast`: imports flow one way, so no package module
+imports a stage script and no two project modules import each other, directly or round a longer loop. Imports
+inside functions count: a deferred import still ties the two modules together. One test imports for real, in a
+child process: what a submitit job and the study's planner load."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -107,3 +110,12 @@ def test_no_import_cycle_between_project_modules():
 def test_find_cycle_finds_a_hand_made_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_a_stage_job_and_the_planner_load_without_torch_or_the_models():
+    # a submitit job unpickles a StageJob in a fresh process: it must not pay for torch before its first command;
+    # study.py's planner must not load the 2D models (timm, torchvision) to learn where a 2D model starts from
+    probe = ("import sys, utils.study.job; light = 'torch' not in sys.modules; import utils.study.plan; "
+             "print(light, 'timm' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "False"]
