@@ -29,6 +29,7 @@ from pathlib import Path
 
 from config import load_config, split_argv
 from utils.engine.cli import run
+from utils.engine.files import atomic_open
 from utils.study.launch import estimated_seconds, run_local, status_rows, status_table, submit
 from utils.study.plan import Stage, plan
 from utils.study.report import write_report
@@ -53,8 +54,8 @@ def write_reports(cfg, overrides: list[str], config_file, stages: list[Stage]) -
         once = {s.name for s in stages if s.seed is None}
         timings[cfg.run_dir] = summed_timings({k: v for k, v in timings[cfg.run_dir].items() if k in once},
                                               [timings[d] for d in seed_dirs])
-        cfg.run_dir.mkdir(parents=True, exist_ok=True)
-        (cfg.run_dir / "timings.json").write_text(json.dumps(timings[cfg.run_dir], indent=1))
+        with atomic_open(cfg.run_dir / "timings.json") as fh:
+            json.dump(timings[cfg.run_dir], fh, indent=1)
     return write_report(cfg, timings[cfg.run_dir])
 
 

@@ -3,7 +3,7 @@ its seconds in `<run dir>/timings.json`, its state in `<jobs folder>/state/<stag
 
 The same object runs a stage in study.py's threads (`launcher=local`) and in a submitit job (`slurm`,
 `submitit_local`), where submitit unpickles it in a fresh Python process. This module therefore imports the
-standard library, tqdm and config only (no torch, no model code): a job starts its first command within a second
+standard library, tqdm, config and utils.engine.files only (no torch, no model code): a job starts its first command within a second
 instead of spending seconds on imports its commands repeat.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from config import REPO_ROOT
+from utils.engine.files import atomic_open
 
 
 def slug(label: str) -> str:
@@ -81,13 +82,9 @@ class StageJob:
         if not self.state_dir:
             return
         job_id = os.environ.get("SLURM_JOB_ID") or os.environ.get("SUBMITIT_LOCAL_JOB_ID") or str(os.getpid())
-        path = Path(self.state_dir) / f"{slug(self.label)}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"label": self.label, "state": state, "job_id": job_id, "pid": os.getpid(),
-                                   "attempt": self.attempt,
-                                   "time": time.strftime("%Y-%m-%d %H:%M:%S"), **extra}))
-        os.replace(tmp, path)
+        with atomic_open(Path(self.state_dir) / f"{slug(self.label)}.json") as fh:
+            json.dump({"label": self.label, "state": state, "job_id": job_id, "pid": os.getpid(),
+                       "attempt": self.attempt, "time": time.strftime("%Y-%m-%d %H:%M:%S"), **extra}, fh)
 
 
 def _is_script(cmd: list[str]) -> bool:
@@ -169,6 +166,5 @@ def _write_timings(run_dir: Path, stages: dict[str, list]) -> None:
         if seconds is not None:
             timings[entry] = round(timings.get(entry, 0.0) + seconds, 1)
     for name, content in ((STAGE_SECONDS, stages), ("timings.json", timings)):
-        tmp = run_dir / f"{name}.tmp"
-        tmp.write_text(json.dumps(content, indent=1))
-        os.replace(tmp, run_dir / name)
+        with atomic_open(run_dir / name) as fh:
+            json.dump(content, fh, indent=1)
