@@ -86,7 +86,7 @@ class RuntimeConfig:
 
 @dataclass(frozen=True)
 class Pose2DConfig:
-    vitpose_preset: str = "tiny"                 # models/vit_pose presets: tiny, tiny64, S, B, L, H
+    vitpose_preset: str = "tiny_w128"            # models/vit_pose presets: tiny, tiny_w128, tiny_p8, tiny64, S, B, L, H
     hourglass_preset: str = "tiny128"            # models/stacked_hourglass presets: tiny, tiny128, 2stack, 8stack
     init: str = ""                               # starting weights: "" random | path to an official file or a model.pt of ours (utils.stages.init_weights)
     hourglass_init: str = ""                     # starting weights of the Hourglass: "" = `init` | random | path

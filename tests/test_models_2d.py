@@ -136,10 +136,12 @@ def test_hourglass_8stack_matches_the_documented_key_set_and_parameter_count():
     assert sum(p.numel() for p in model.parameters()) == 32_819_328  # models.md, 8 stacks, d = 256, J = 16
 
 
-@pytest.mark.parametrize("preset, params, keys", [("tiny", 202_289, 43), ("tiny64", 63_137, 43), ("tiny_p8", 158_193, 37)])
+@pytest.mark.parametrize("preset, params, keys", [("tiny", 202_289, 43), ("tiny64", 63_137, 43), ("tiny_p8", 158_193, 37),
+                                                  ("tiny_w128", 584_113, 43)])
 def test_vitpose_tiny_presets_match_models_md(preset, params, keys):
     """tiny and tiny64 of models.md; tiny_p8 is tiny on 8-px patches (16×12 tokens from 128×96) with one deconvolution,
-    so its heatmaps are tiny's 32×24: the mmpose names kept, 6 keys fewer (a deconvolution and its BatchNorm)."""
+    so its heatmaps are tiny's 32×24: the mmpose names kept, 6 keys fewer (a deconvolution and its BatchNorm); tiny_w128
+    is tiny with 128-dim tokens."""
     model = build_pose_model("ViTPose", preset, NUM_JOINTS).eval()
     cfg = VITPOSE_PRESETS[preset]
     assert _shapes(model) == official_vitpose_shapes(embed_dim=cfg["embed_dim"], depth=2, num_joints=NUM_JOINTS,
