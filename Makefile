@@ -12,7 +12,9 @@ STANDARD ?= synthetic_standard
 $(STAMP): requirements.txt
 	@echo "bootstrapping $(VENV) from requirements.txt (about 2 minutes the first time)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.txt 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+	@# byte-compile on every core at once (pip compiles package by package: 89 s in all against 74 s on 2 cores)
+	@$(PY) -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
 	@$(PY) -c "import torch, torchvision, timm, cv2, yaml, scipy, einops, imageio, matplotlib, tqdm" \
 		|| (echo "dependency install failed: see the pip output above" && exit 1)
 	@cp requirements.txt $(STAMP)

@@ -41,7 +41,10 @@ def test_every_stage_waits_for_what_writes_its_inputs():
     downstream = [s for s in graph if s.startswith(("train GraphMLP", "train SkateFormer", "evaluate "))]
     assert len(downstream) == 2 * (5 + 1 + 2)  # 5 lifting sources + 1 noise level + 2 action sources
     assert set(downstream) <= set(graph[COMPARISON])
-    assert graph["figures"] == [COMPARISON]
+    # the other figures wait only for the evaluations they draw, not for the tables
+    assert graph["figures"] == ["predict 2D Probabilistic", "evaluate GraphMLP on GroundTruth"]
+    assert graph["figures Probabilistic 3D"] == ["evaluate GraphMLP on Probabilistic"]
+    assert COMPARISON not in graph["figures"] + graph["figures Probabilistic 3D"]
     # the 2D estimators' figures only wait for their predictions, not for the probabilistic stages
     assert graph["figures 2D"] == ["predict 2D Hourglass", "predict 2D ViTPose"]
     # the matched noise level's row (known once the Probabilistic 2D exists) trains beside the other rows
@@ -72,7 +75,8 @@ def test_seeds_share_the_data_and_wait_within_their_own_run():
         assert graph[f"train 2D ViTPose (seed {k})"] == ["inspect"]
         assert graph[f"predict 2D ViTPose (seed {k})"] == [f"train 2D ViTPose (seed {k})"]
         assert graph[f"train GraphMLP on Probabilistic (seed {k})"] == [f"predict 2D Probabilistic (seed {k})"]
-        assert graph[f"figures (seed {k})"] == [f"{COMPARISON} (seed {k})"]
+        assert graph[f"figures (seed {k})"] == [f"predict 2D Probabilistic (seed {k})",
+                                                f"evaluate GraphMLP on GroundTruth (seed {k})"]
         assert all(n in ("data", "inspect") or n.endswith(f"(seed {k})")
                    for s, needs in graph.items() if s.endswith(f"(seed {k})") for n in needs)
 
@@ -96,3 +100,15 @@ def test_prob_pretrain_inserts_a_pretraining_stage_the_tictac_stage_fine_tunes_f
     assert tictac.commands == [("train2D_prob_pose.py", [f"prob.init={pretrain.outputs[0]}"])]
     assert pretrain.outputs[0] in tictac.inputs
     assert "pretrain TIC-TAC ViTPose on mpii" not in _graph(*SOURCES)
+
+
+def test_figures_of_a_source_left_out_wait_for_the_tables():
+    """Without the Probabilistic lifter the figures that draw it come after the comparison (which names what is
+    missing), not before an evaluation that never runs."""
+    rest = ["compare.action_sources=[ViTPose]", "compare.matched_noise=false", "compare.uncertainty_comparison=[]"]
+    graph = _graph("compare.sources=[GroundTruth, ViTPose]", *rest)
+    assert graph["figures"] == ["predict 2D Probabilistic", "evaluate GraphMLP on GroundTruth"]
+    assert graph["figures Probabilistic 3D"] == [COMPARISON]
+    graph = _graph("compare.sources=[ViTPose, Probabilistic]", *rest)
+    assert graph["figures"] == [COMPARISON]
+    assert graph["figures Probabilistic 3D"] == ["evaluate GraphMLP on Probabilistic"]

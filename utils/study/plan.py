@@ -151,8 +151,14 @@ def run_stages(cfg, data_inputs: list[Path], force: bool = False) -> list[Stage]
     stages.append(Stage("figures 2D", list(FIGURE_COMMANDS_2D), outputs=[figures / ".done_2d"],
                         inputs=[layout.prediction_dir(cfg, m) / "meta.json" for m in MODELS_2D], estimate_s=15,
                         needs=[f"predict 2D {m}" for m in MODELS_2D]))
-    stages.append(Stage("figures", list(FIGURE_COMMANDS), outputs=[figures / ".done"],
-                        inputs=[compare_dir / "tables.md"], estimate_s=45, needs=[COMPARISON]))
+    # the other figures start once the evaluations they draw exist, beside the last downstream runs, not after the tables
+    planned = {s.name: s for s in stages}
+    for name, commands, marker, wanted in FIGURE_STAGES:
+        drawn = [planned[n] for n in wanted if n in planned]
+        if len(drawn) < len(wanted):  # a source or model left out of the comparison: its error comes after the tables
+            drawn = [planned[COMPARISON]]
+        stages.append(Stage(name, list(commands), outputs=[figures / marker], timing="figures", estimate_s=20,
+                            inputs=[p for s in drawn for p in s.outputs], needs=[s.name for s in drawn]))
     return stages
 
 
@@ -230,9 +236,10 @@ def is_stale(stage: Stage, overrides: list[str], config_file=None) -> bool:
 
 PROBABILISTIC = ["model_2D_prediction=Probabilistic", "model_2D_dataset=Probabilistic"]
 FIGURE_COMMANDS_2D = tuple(("visualisation2D.py", [f"vis.source={m}"]) for m in MODELS_2D)
-FIGURE_COMMANDS = (
-    ("visualisation2Dprobpose.py", []),
-    ("visualisation3D.py", ["model_2D_prediction=GroundTruth", "model_2D_dataset=GroundTruth"]),
-    ("visualisation3D.py", PROBABILISTIC),
-    ("visualisationGIF.py", PROBABILISTIC),
+FIGURE_STAGES = (  # (stage, commands, its marker under figures/, the stages whose outputs it draws)
+    ("figures", (("visualisation2Dprobpose.py", []),
+                 ("visualisation3D.py", ["model_2D_prediction=GroundTruth", "model_2D_dataset=GroundTruth"])),
+     ".done", ("predict 2D Probabilistic", "evaluate GraphMLP on GroundTruth")),
+    ("figures Probabilistic 3D", (("visualisation3D.py", PROBABILISTIC), ("visualisationGIF.py", PROBABILISTIC)),
+     ".done_probabilistic_3d", ("evaluate GraphMLP on Probabilistic",)),
 )
