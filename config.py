@@ -162,6 +162,7 @@ class ActionConfig:
     warmup_epochs: int = 2
     label_smoothing: float = 0.1
     grad_clip: float = 1.0
+    precise_bn_batches: int = 0                  # BatchNorm statistics recomputed on this many training batches before each validation (0 = off)
     clip_stride: int = 8                         # frames between the starts of consecutive clips
     sample_mode: str = choice(*SAMPLE_MODES)     # as lifting.sample_mode, for the clips
     sample_rho: float = 0.9                      # sample_mode=ar1: lag-1 correlation

@@ -86,7 +86,7 @@ def train_action(cfg, data, device, run_dir, split):
         train_step=downstream.make_action_train_step(c.label_smoothing), eval_step=downstream.action_eval_step,
         run_dir=run_dir / split, config=to_dict(cfg), epochs=c.epochs, device=device, amp=cfg.runtime.amp,
         grad_clip=c.grad_clip, resume=cfg.resume, desc=f"SkateFormer[{run_dir.name}/{split}]",
-        on_epoch_start=train_set.set_epoch,
+        on_epoch_start=train_set.set_epoch, precise_bn_batches=c.precise_bn_batches,
     )
     return fit(trainer)
 

@@ -14,7 +14,7 @@ from utils.engine import layout
 from utils.engine.checkpoint import load_checkpoint
 from utils.stages.downstream import lifting_train_step, predict_3d
 from utils.metrics import mpjpe
-from utils.engine.training import Trainer, fit
+from utils.engine.training import Trainer, fit, recompute_batchnorm
 
 
 # --- no model selection on the test subjects ---------------------------------------------------
@@ -66,6 +66,76 @@ def test_a_resumed_run_keeps_model_pt_at_the_last_epoch(tmp_path, monkeypatch):
     assert weights["epoch"] == 3
     for key, value in trainer.model.state_dict().items():
         assert torch.equal(weights["model"][key], value), key
+
+
+# --- precise BatchNorm before validation (action.precise_bn_batches) ---------------------------------
+
+def _batchnorm_trainer(run_dir: Path, precise_bn_batches: int = 0) -> Trainer:
+    """Linear(2, 3) → BatchNorm1d(3) on 16 fixed samples, batches of 4 in a fixed order."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))
+    x = torch.randn(16, 2) * torch.tensor([1.0, 5.0]) + 3.0
+    data = [(x[i], x[i, :1] * 2) for i in range(16)]
+
+    def step(m, batch):
+        return torch.nn.functional.mse_loss(m(batch[0])[:, :1], batch[1]), {}, len(batch[0])
+
+    return Trainer(model=model, model_name="SkateFormer", model_kwargs={},
+                   optimizer=torch.optim.SGD(model.parameters(), lr=0.05),
+                   train_loader=make_loader(data, batch_size=4, shuffle=False, num_workers=0, seed=0),
+                   val_loader=make_loader(data, batch_size=16, shuffle=False, num_workers=0, seed=0),
+                   train_step=step, eval_step=lambda m, b: ({"loss": step(m, b)[0].item()}, len(b[0])),
+                   run_dir=run_dir, config={}, epochs=1, device=torch.device("cpu"),
+                   precise_bn_batches=precise_bn_batches)
+
+
+def _batch_statistics(trainer: Trainer, batches: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The plain mean over the first `batches` training batches of each batch's mean and unbiased variance of the
+    BatchNorm input, at the current weights (the known answer)."""
+    linear = trainer.model[0]
+    means, variances = [], []
+    with torch.no_grad():
+        for _, (inputs, _) in zip(range(batches), trainer.train_loader):
+            h = linear(inputs)
+            means.append(h.mean(0))
+            variances.append(h.var(0, unbiased=True))
+    return torch.stack(means).mean(0), torch.stack(variances).mean(0)
+
+
+def test_recompute_batchnorm_averages_the_batches_at_the_current_weights(tmp_path):
+    trainer = _batchnorm_trainer(tmp_path)
+    norm = trainer.model[1]
+    norm.running_mean.fill_(100.0)  # a stale momentum average, far from the data
+    norm.running_var.fill_(1e-4)
+    weights = {k: v.clone() for k, v in trainer.model.state_dict().items() if "running" not in k and "num_batches" not in k}
+    trainer.model.eval()
+
+    assert recompute_batchnorm(trainer, batches=3) == 3
+    mean, var = _batch_statistics(trainer, 3)
+    torch.testing.assert_close(norm.running_mean, mean)
+    torch.testing.assert_close(norm.running_var, var)
+    assert norm.momentum == 0.1 and not trainer.model.training  # momentum and mode restored
+    for key, value in weights.items():  # no parameter moves
+        assert torch.equal(trainer.model.state_dict()[key], value), key
+    assert recompute_batchnorm(trainer, batches=99) == 4  # at most the loader's 4 batches
+    plain = _batchnorm_trainer(tmp_path)
+    plain.model = torch.nn.Linear(2, 3)
+    assert recompute_batchnorm(plain, batches=3) == 0  # nothing to recompute without a BatchNorm layer
+
+
+def test_fit_validates_and_saves_the_recomputed_statistics(tmp_path, monkeypatch):
+    monkeypatch.setattr("utils.engine.training.plot_curves", lambda *a, **k: None)
+    trainer = _batchnorm_trainer(tmp_path / "precise", precise_bn_batches=2)
+    fit(trainer)
+    mean, var = _batch_statistics(trainer, 2)  # the final weights: recomputed after the epoch's last step
+    saved = load_checkpoint(tmp_path / "precise" / "model.pt")["model"]
+    torch.testing.assert_close(saved["1.running_mean"], mean)
+    torch.testing.assert_close(saved["1.running_var"], var)
+    # off (the official momentum average): the statistics of the training steps, not those
+    off = _batchnorm_trainer(tmp_path / "off")
+    fit(off)
+    saved_off = load_checkpoint(tmp_path / "off" / "model.pt")["model"]
+    assert not torch.allclose(saved_off["1.running_mean"], mean)
 
 
 # --- root handling of the lifter ----------------------------------------------------------------
